@@ -1,0 +1,3 @@
+"""newsqa: answer questions about a local news archive, with citations a reader can check."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,86 @@
+"""Ask: retrieve, select evidence, generate, verify. One function, no global state."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from qa.embedders import Embedder
+from qa.errors import NewsqaError
+from qa.evidence import EvidenceParams, select_evidence
+from qa.generators import Generator
+from qa.prompts import SHORT_ANSWER_STOP, short_answer_prompt
+from qa.records import Answer, Filters
+from qa.retrieve import RetrieveParams, retrieve
+from qa.shaping import complete_list, reporting_source
+from qa.store import Index
+from qa.verify import verify
+
+MAX_QUESTION_CHARS = 2000
+MAX_K = 100
+
+
+@dataclass(frozen=True)
+class AskParams:
+    retrieve: RetrieveParams = field(default_factory=RetrieveParams)
+    evidence: EvidenceParams = field(default_factory=EvidenceParams)
+    max_tokens: int = 48
+
+
+def check_question(question: str, params: AskParams) -> str:
+    question = " ".join(question.split())
+    if not question:
+        raise NewsqaError("the question is empty", hint='ask something, e.g. newsqa ask "..."')
+    if len(question) > MAX_QUESTION_CHARS:
+        raise NewsqaError(
+            f"the question is {len(question):,} characters long (at most {MAX_QUESTION_CHARS:,})",
+            hint="ask a shorter question",
+        )
+    if not 1 <= params.retrieve.k <= MAX_K:
+        raise NewsqaError(f"--k must be between 1 and {MAX_K}", hint="try --k 5")
+    return question
+
+
+def ask(question: str, *, index: Index, embedder: Embedder, generator: Generator,
+        filters: Filters | None = None, params: AskParams | None = None,
+        on_text: Callable[[str], None] | None = None) -> Answer:
+    """Answer `question` from `index`; `on_text` receives the draft as it is generated."""
+    filters = filters or Filters()
+    params = params or AskParams()
+    question = check_question(question, params)
+    started = time.perf_counter()
+    query_vector = embedder.embed([question])[0]
+    hits = retrieve(index, question, query_vector, filters, params.retrieve)
+    retrieved = time.perf_counter()
+    evidence = select_evidence(question, query_vector, hits, embedder, params.evidence)
+    selected = time.perf_counter()
+
+    draft = ""
+    if evidence:
+        for piece in generator.complete(short_answer_prompt(question, evidence),
+                                        max_tokens=params.max_tokens, stop=SHORT_ANSWER_STOP):
+            draft += piece
+            if on_text is not None:
+                on_text(piece)
+    generated = time.perf_counter()
+    shaped = reporting_source(question, evidence) or draft.strip()
+    shaped = complete_list(question, shaped, evidence)
+    verified = verify(shaped, question, evidence)
+    done = time.perf_counter()
+    return Answer(
+        question=question,
+        answer=verified.text,
+        answerable=verified.answerable,
+        citations=verified.citations,
+        retrieved=tuple(hits),
+        model=generator.name,
+        timings={
+            "retrieve_s": retrieved - started,
+            "evidence_s": selected - retrieved,
+            "generate_s": generated - selected,
+            "verify_s": done - generated,
+            "total_s": done - started,
+        },
+        draft=draft.strip(),
+    )

@@ -1,0 +1,280 @@
+"""The `newsqa` command line: parse, call one library function, print."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from importlib.resources import files
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from qa.errors import NewsqaError
+
+app = typer.Typer(
+    name="newsqa",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+    help="Answer questions about a local news archive, with citations a reader can check.",
+)
+index_app = typer.Typer(no_args_is_help=True, help="What an index holds.")
+app.add_typer(index_app, name="index")
+
+console = Console()
+errors = Console(stderr=True)
+
+IndexName = Annotated[str, typer.Option("--index", help="Index name, a folder in the index dir.")]
+IndexDir = Annotated[
+    Path,
+    typer.Option("--index-dir", envvar="NEWSQA_INDEX_DIR", help="Folder that holds the indexes."),
+]
+ModelsDir = Annotated[
+    Path,
+    typer.Option("--models-dir", envvar="NEWSQA_MODELS_DIR", help="Folder of your GGUF models."),
+]
+ModelOpt = Annotated[
+    Path | None,
+    typer.Option("--model", help="A GGUF file to answer with (else NEWSQA_MODEL, models/, "
+                 "the bundled SmolLM2-135M)."),
+]
+
+
+@dataclass(frozen=True)
+class Settings:
+    debug: bool = False
+
+
+@app.callback()
+def _root(ctx: typer.Context,
+          debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
+    ctx.obj = Settings(debug=debug)
+
+
+@contextlib.contextmanager
+def _user_errors(ctx: typer.Context) -> Iterator[None]:
+    """Library errors become one clean message and exit code 1; a traceback only with --debug."""
+    debug = isinstance(ctx.obj, Settings) and ctx.obj.debug
+    try:
+        yield
+    except NewsqaError as exc:
+        if debug:
+            raise
+        errors.print(f"[red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+        if exc.hint:
+            errors.print(f"[dim]hint: {exc.hint}[/]", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        errors.print("[yellow]interrupted[/]")
+        raise typer.Exit(130) from None
+
+
+def _default_embedder() -> Any:
+    from qa.embedders import SentenceTransformerEmbedder
+    from qa.models import EMBEDDER_DIM, EMBEDDER_NAME, embedder_folder
+
+    return SentenceTransformerEmbedder(EMBEDDER_NAME, embedder_folder(), EMBEDDER_DIM)
+
+
+def _generator(path: Path) -> Any:
+    from qa.generators import LlamaGenerator
+
+    return LlamaGenerator(path)
+
+
+def _spec(embedder: Any) -> Any:
+    from qa.store import EmbedderSpec
+
+    return EmbedderSpec(embedder.name, embedder.dim)
+
+
+def _date(value: str | None, flag: str) -> str | None:
+    if value is None:
+        return None
+    from qa.readers import parse_date
+
+    parsed = parse_date(value)
+    if parsed is None:
+        raise NewsqaError(f"{flag} {value!r} is not a date", hint=f"write it as {flag} 2024-12-09")
+    return parsed[:10]
+
+
+SAMPLE = files("qa") / "sample" / "archive.jsonl"
+
+
+@app.command()
+def ingest(
+    ctx: typer.Context,
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Files or folders: .jsonl, .jsonl.gz, .txt, .md.", show_default=False)] = None,
+    sample: Annotated[bool, typer.Option("--sample", help="Ingest the bundled sample archive.")
+                      ] = False,
+    index: IndexName = "default",
+    index_dir: IndexDir = Path("indexes"),
+) -> None:
+    """Add articles to an index (incremental: unchanged articles are skipped)."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from qa.ingest import ingest as run_ingest
+    from qa.render import render_ingest
+    from qa.store import Index
+
+    with _user_errors(ctx):
+        targets = list(paths or [])
+        if sample:
+            targets.append(Path(str(SAMPLE)))
+        if not targets:
+            raise NewsqaError("nothing to ingest", hint="give files or folders, or --sample")
+        embedder = _default_embedder()
+        with Index.open(index_dir / index, _spec(embedder), create=True, write=True) as store:
+            progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                                TextColumn("{task.completed} articles"), TimeElapsedColumn(),
+                                console=errors, transient=True)
+            with progress:
+                task = progress.add_task("ingesting", total=None)
+
+                def tick(origin: str, _chunks: int) -> None:
+                    progress.update(task, advance=1, description=Path(origin).name)
+
+                report = run_ingest(targets, store, embedder, on_article=tick)
+            render_ingest(console, report, str(store.path))
+        if report.rejected:
+            raise typer.Exit(2)
+
+
+@app.command()
+def ask(
+    ctx: typer.Context,
+    question: Annotated[str, typer.Argument(help="The question, in quotes.")],
+    since: Annotated[str | None, typer.Option(help="Only articles published on or after.")
+                     ] = None,
+    until: Annotated[str | None, typer.Option(help="Only articles published on or before.")
+                     ] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help=(
+        "Answer as of this date: nothing published later is used."))] = None,
+    source: Annotated[str | None, typer.Option(help="Only this outlet (case-insensitive part "
+                                               "of its name).")] = None,
+    k: Annotated[int, typer.Option("--k", help="How many articles to retrieve.")] = 5,
+    model: ModelOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    index: IndexName = "default",
+    index_dir: IndexDir = Path("indexes"),
+    models_dir: ModelsDir = Path("models"),
+) -> None:
+    """Answer a question from the archive, with verified citations."""
+    from qa.answer import AskParams
+    from qa.answer import ask as run_ask
+    from qa.records import Filters
+    from qa.render import render_answer
+    from qa.retrieve import RetrieveParams
+    from qa.store import Index
+
+    with _user_errors(ctx):
+        end = min(d for d in (_date(until, "--until"), _date(as_of, "--as-of"), "9999") if d)
+        filters = Filters(since=_date(since, "--since"),
+                          until=None if end == "9999" else end, source=source)
+        params = AskParams(retrieve=replace(RetrieveParams(), k=k))
+        choice = _model_choice(model, models_dir)
+        embedder = _default_embedder()
+        generator = _generator(choice.path)
+        with Index.open(index_dir / index, _spec(embedder)) as store:
+            if as_json:
+                answer = run_ask(question, index=store, embedder=embedder, generator=generator,
+                                 filters=filters, params=params)
+                sys.stdout.write(json.dumps(answer.to_json(), ensure_ascii=False) + "\n")
+                return
+            answer = _ask_streaming(question, store, embedder, generator, filters, params)
+            render_answer(console, answer)
+
+
+def _ask_streaming(question: str, store: Any, embedder: Any, generator: Any, filters: Any,
+                   params: Any) -> Any:
+    """Show the draft while it is generated (dim: not yet verified), then the verified answer."""
+    from rich.live import Live
+    from rich.text import Text
+
+    from qa.answer import ask as run_ask
+
+    if not console.is_terminal:
+        return run_ask(question, index=store, embedder=embedder, generator=generator,
+                       filters=filters, params=params)
+    draft = Text(style="dim")
+    with Live(draft, console=console, transient=True, refresh_per_second=20) as live:
+        def show(piece: str) -> None:
+            draft.append(piece)
+            live.update(draft)
+
+        return run_ask(question, index=store, embedder=embedder, generator=generator,
+                       filters=filters, params=params, on_text=show)
+
+
+def _model_choice(model: Path | None, models_dir: Path) -> Any:
+    import os
+
+    from qa.models import resolve_generator
+
+    if model is not None:
+        return resolve_generator(model, "--model", models_dir)
+    env = os.environ.get("NEWSQA_MODEL")
+    if env:
+        return resolve_generator(Path(env), "NEWSQA_MODEL", models_dir)
+    return resolve_generator(None, "", models_dir)
+
+
+@app.command()
+def models(
+    ctx: typer.Context,
+    model: ModelOpt = None,
+    models_dir: ModelsDir = Path("models"),
+) -> None:
+    """List the models newsqa can use, and which one answers."""
+    from qa.models import EMBEDDER_NAME, default_gguf, embedder_folder, user_ggufs
+
+    with _user_errors(ctx):
+        choice = _model_choice(model, models_dir)
+        console.print(f"[bold]embedder[/]  {EMBEDDER_NAME}  [dim]{embedder_folder()}[/]")
+        console.print("[bold]generators[/]")
+        candidates = user_ggufs(models_dir)
+        default = default_gguf()
+        if default is not None:
+            candidates.append(default)
+        if choice.path not in candidates:
+            candidates.insert(0, choice.path)
+        for path in candidates:
+            mark = "[green]*[/]" if path == choice.path else " "
+            size = f"{path.stat().st_size / 1e6:.0f} MB" if path.exists() else "missing"
+            console.print(f" {mark} {path.name}  [dim]{size}  {path}[/]")
+        console.print(f"[dim]* in use ({choice.why})[/]")
+
+
+@index_app.command("info")
+def index_info(
+    ctx: typer.Context,
+    index: IndexName = "default",
+    index_dir: IndexDir = Path("indexes"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Articles, chunks, outlets, dates and embedder of an index."""
+    from qa.store import Index
+
+    with _user_errors(ctx), Index.open(index_dir / index, None) as store:
+        info = store.info()
+        if as_json:
+            sys.stdout.write(json.dumps(info) + "\n")
+            return
+        console.print(f"[bold]{info['path']}[/]")
+        console.print(f"articles {info['articles']}, chunks {info['chunks']}, "
+                      f"dates {info['dates'][0]} to {info['dates'][1]}")
+        console.print(f"embedder {info['embedder']['name']} (dim {info['embedder']['dim']}), "
+                      f"chunks of at most {info['chunking']['max_words']} words")
+        console.print("outlets: " + ", ".join(f"{k} ({v})" for k, v in info["outlets"].items()))
+        console.print(f"size on disk {info['size_bytes'] / 1e6:.1f} MB")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,89 @@
+"""The generator seam: a prompt in, text out a piece at a time."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from qa.errors import NewsqaError
+
+GGUF_MAGIC = b"GGUF"
+
+
+class Generator(Protocol):
+    """Completes `prompt`, yielding text as it is generated, stopping at any of `stop`."""
+
+    name: str
+
+    def complete(self, prompt: str, *, max_tokens: int, stop: Sequence[str]) -> Iterator[str]: ...
+
+
+def check_gguf(path: Path) -> None:
+    """A clear error for a path that is missing or not a GGUF file, before llama.cpp sees it."""
+    if not path.is_file():
+        raise NewsqaError(f"model file {path} does not exist",
+                          hint="pass a .gguf file with --model, or put one in models/")
+    with path.open("rb") as handle:
+        if handle.read(4) != GGUF_MAGIC:
+            raise NewsqaError(f"{path} is not a GGUF model file",
+                              hint="newsqa runs llama.cpp models in GGUF format (.gguf)")
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """llama.cpp prints its load log on the C-level stderr; keep the terminal clean."""
+    try:
+        fd = os.dup(2)
+    except OSError:  # pragma: no cover
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(fd, 2)
+        os.close(fd)
+        os.close(devnull)
+
+
+class LlamaGenerator:
+    """A GGUF model run in-process by llama.cpp; loaded once, on first use."""
+
+    def __init__(self, path: Path, n_ctx: int = 2048, n_threads: int | None = None,
+                 verbose: bool = False) -> None:
+        check_gguf(path)
+        self.path = path
+        self.name = path.name
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or max(1, os.cpu_count() or 1)
+        self.verbose = verbose
+        self._llm: Any = None
+
+    def load(self) -> Any:
+        if self._llm is None:
+            from llama_cpp import Llama
+
+            try:
+                with contextlib.nullcontext() if self.verbose else _quiet_stderr():
+                    self._llm = Llama(model_path=str(self.path), n_ctx=self.n_ctx,
+                                      n_threads=self.n_threads, verbose=self.verbose)
+            except ValueError as exc:
+                raise NewsqaError(f"llama.cpp could not load {self.path} ({exc})",
+                                  hint="check that the file is a complete GGUF model") from exc
+        return self._llm
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.load().tokenize(text.encode("utf-8"), add_bos=False))
+
+    def complete(self, prompt: str, *, max_tokens: int, stop: Sequence[str]) -> Iterator[str]:
+        llm = self.load()
+        stream = llm(prompt, max_tokens=max_tokens, stop=list(stop), temperature=0.0,
+                     stream=True)
+        for part in stream:
+            text = part["choices"][0]["text"]
+            if text:
+                yield text

@@ -1,0 +1,76 @@
+"""How answers and reports look in a terminal; one renderer for every command."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from qa.ingest import IngestReport
+from qa.records import Answer, Citation, Hit
+
+
+def _meta(source: str | None, date: str | None, title: str) -> str:
+    parts = [f"[bold]{escape(source)}[/]" if source else "[dim](outlet unknown)[/]",
+             escape(date) if date else "[dim](undated)[/]"]
+    if title:
+        parts.append(escape(title))
+    return " · ".join(parts)
+
+
+def render_citation(console: Console, citation: Citation) -> None:
+    console.print(f"[cyan][{citation.key}][/] "
+                  + _meta(citation.source, citation.published, citation.title))
+    if citation.url:
+        console.print(f"    [blue]{escape(citation.url)}[/]")
+    console.print(f"    [italic]“{escape(' '.join(citation.quote.split()))}”[/]")
+
+
+def render_closest(console: Console, hits: tuple[Hit, ...], limit: int = 3) -> None:
+    shown: list[str] = []
+    for hit in hits:
+        if hit.article.id in shown:
+            continue
+        shown.append(hit.article.id)
+        article = hit.article
+        console.print(" - " + _meta(article.source, article.date, article.title))
+        if article.url:
+            console.print(f"   [blue]{escape(article.url)}[/]")
+        if len(shown) == limit:
+            break
+
+
+def render_answer(console: Console, answer: Answer) -> None:
+    style = "bold" if answer.answerable else "bold yellow"
+    console.print(f"[{style}]{escape(answer.answer)}[/]")
+    console.print()
+    if answer.citations:
+        console.print("[bold]Sources[/]")
+        for citation in answer.citations:
+            render_citation(console, citation)
+    elif answer.retrieved:
+        console.print("[bold]Closest sources[/] [dim](none of them supports an answer)[/]")
+        render_closest(console, answer.retrieved)
+    else:
+        console.print("[dim]No article in the index matches the question and filters.[/]")
+    t = answer.timings
+    console.print(
+        f"[dim]{answer.model} · retrieve {t['retrieve_s']:.2f}s · "
+        f"generate {t['generate_s']:.2f}s · total {t['total_s']:.2f}s[/]"
+    )
+
+
+def render_ingest(console: Console, report: IngestReport, index_path: str) -> None:
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_row("files read", str(report.files))
+    table.add_row("added", f"{report.added} articles ({report.chunks} chunks)")
+    if report.updated:
+        table.add_row("updated", str(report.updated))
+    table.add_row("unchanged", str(report.unchanged))
+    table.add_row("rejected", str(len(report.rejected)))
+    console.print(table)
+    for skipped in report.skipped:
+        console.print(f"[dim]skipped {escape(skipped.path)}: {escape(skipped.reason)}[/]")
+    for rejected in report.rejected:
+        console.print(f"[red]rejected[/] {escape(rejected.where())}: {escape(rejected.reason)}")
+    console.print(f"[dim]index: {escape(index_path)}[/]")

@@ -1,0 +1,466 @@
+"""The on-disk index: `indexes/<name>/` with a manifest, a SQLite metadata store and FAISS vectors.
+
+SQLite is the source of truth: articles, chunks, their vectors (float32 blobs) and a full-text
+(BM25) table, all written in one transaction per batch, so a crash at any moment leaves the
+previous committed state. `vectors.faiss` is a derived copy for fast search, written to a
+temporary file and renamed into place, and stamped with the store's generation in the manifest;
+if the two disagree (a crash between them), the vectors are rebuilt from SQLite on open.
+Nothing here uses pickle: SQLite rows, JSON and FAISS's own binary format only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.chunking import ChunkParams
+from qa.errors import NewsqaError
+from qa.records import Article, Chunk, Filters
+from qa.text import STOPWORDS, tokens
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+DATABASE = "store.sqlite"
+VECTORS = "vectors.faiss"
+LOCK = ".lock"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    url TEXT,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    published TEXT,
+    day TEXT,
+    source TEXT,
+    authors TEXT NOT NULL,
+    extra TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    origin TEXT,
+    added TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_day ON articles(day);
+CREATE INDEX IF NOT EXISTS articles_source ON articles(source);
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    article_rowid INTEGER NOT NULL REFERENCES articles(rowid) ON DELETE CASCADE,
+    n INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_rowid);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    title, body, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+"""
+
+
+@dataclass(frozen=True)
+class EmbedderSpec:
+    name: str
+    dim: int
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def _filter_sql(filters: Filters) -> tuple[str, list[Any]]:
+    """SQL conditions over `articles a`. Articles with no date never pass a date filter."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if filters.since:
+        clauses.append("a.day >= ?")
+        params.append(filters.since)
+    if filters.until:
+        clauses.append("a.day <= ?")
+        params.append(filters.until)
+    if filters.source:
+        clauses.append("lower(a.source) LIKE ?")
+        params.append(f"%{filters.source.lower()}%")
+    return (" AND ".join(clauses) or "1"), params
+
+
+def fts_query(text: str) -> str | None:
+    """An FTS5 OR-query of the content words of `text`, each quoted so none is an operator."""
+    words = dict.fromkeys(t for t in tokens(text) if t not in STOPWORDS)
+    if not words:
+        return None
+    return " OR ".join('"' + w.replace('"', '""') + '"' for w in words)
+
+
+class Index:
+    """One index directory, opened for reading or (holding its lock) for writing."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, manifest: dict[str, Any],
+                 lock: Any = None) -> None:
+        self.path = path
+        self.conn = conn
+        self.manifest = manifest
+        self._lock = lock
+        self._vectors: Any = None  # faiss index, loaded on first search
+
+    # --- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path, embedder: EmbedderSpec | None, chunking: ChunkParams | None = None,
+             *, create: bool = False, write: bool = False) -> Index:
+        """Open `path`; with `create`, make it if missing. Refuses a different embedder
+        (`embedder=None` opens any index read-only, to inspect it)."""
+        if embedder is None and (create or write):
+            raise ValueError("writing an index needs its embedder")
+        manifest_path = path / MANIFEST
+        if not manifest_path.exists():
+            if not create:
+                raise NewsqaError(
+                    f"no index at {path}",
+                    hint="run `newsqa ingest PATH` first, or pick another with --index/--index-dir",
+                )
+            path.mkdir(parents=True, exist_ok=True)
+        lock = cls._take_lock(path) if write else None
+        try:
+            manifest = cls._read_manifest(manifest_path) if manifest_path.exists() else None
+            if manifest is None:
+                assert embedder is not None
+                manifest = {
+                    "format_version": FORMAT_VERSION,
+                    "embedder": {"name": embedder.name, "dim": embedder.dim},
+                    "chunking": (chunking or ChunkParams()).as_dict(),
+                    "counts": {"articles": 0, "chunks": 0},
+                    "generation": 0,
+                    "created": _now(),
+                    "updated": _now(),
+                }
+            if embedder is not None:
+                cls._check_embedder(path, manifest, embedder)
+            conn = sqlite3.connect(path / DATABASE, isolation_level=None, timeout=30)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            if write:
+                conn.executescript(_SCHEMA)
+            index = cls(path, conn, manifest, lock)
+            if write and not manifest_path.exists():
+                index._save_manifest()
+            return index
+        except BaseException:
+            if lock is not None:
+                lock.close()
+            raise
+
+    @staticmethod
+    def _take_lock(path: Path) -> Any:
+        handle = open(path / LOCK, "a+")  # noqa: SIM115 (held until close)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise NewsqaError(
+                f"another newsqa process is writing {path}",
+                hint="wait for that ingest to finish, then run this again",
+            ) from None
+        return handle
+
+    @staticmethod
+    def _read_manifest(path: Path) -> dict[str, Any]:
+        try:
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise NewsqaError(
+                f"the index manifest {path} is unreadable ({exc.__class__.__name__})",
+                hint="run `newsqa index doctor` to inspect the index",
+            ) from exc
+        if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+            raise NewsqaError(
+                f"{path} is not a newsqa index of format {FORMAT_VERSION}",
+                hint="rebuild it with `newsqa ingest` into a new --index",
+            )
+        return manifest
+
+    @staticmethod
+    def _check_embedder(path: Path, manifest: dict[str, Any], embedder: EmbedderSpec) -> None:
+        built = manifest.get("embedder") or {}
+        if built.get("name") != embedder.name or built.get("dim") != embedder.dim:
+            raise NewsqaError(
+                f"the index at {path} was built with embedder {built.get('name')} "
+                f"(dim {built.get('dim')}), not {embedder.name} (dim {embedder.dim})",
+                hint="use the embedder it was built with, or ingest into a new --index",
+            )
+
+    def close(self) -> None:
+        self.conn.close()
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --- properties ------------------------------------------------------------------------
+
+    @property
+    def chunking(self) -> ChunkParams:
+        return ChunkParams(**self.manifest["chunking"])
+
+    @property
+    def dim(self) -> int:
+        return int(self.manifest["embedder"]["dim"])
+
+    def _generation(self) -> int:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    def counts(self) -> dict[str, int]:
+        articles = self.conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+        chunks = self.conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        return {"articles": int(articles), "chunks": int(chunks)}
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def stored_hash(self, article_id: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT content_hash FROM articles WHERE id = ?", (article_id,)
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def write_batch(self, items: Sequence[tuple[Article, str, str | None, list[Chunk], np.ndarray]]
+                    ) -> None:
+        """Store (article, content hash, origin, chunks, vectors) tuples in one transaction,
+        replacing any stored article with the same id."""
+        if self._lock is None:
+            raise RuntimeError("index opened read-only")
+        with self._transaction():
+            for article, digest, origin, chunks, vectors in items:
+                self._delete_article(article.id)
+                cur = self.conn.execute(
+                    "INSERT INTO articles (id, url, title, text, published, day, source, authors,"
+                    " extra, content_hash, origin, added) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (article.id, article.url, article.title, article.text, article.published,
+                     article.date, article.source, json.dumps(list(article.authors)),
+                     json.dumps(article.extra, ensure_ascii=False, default=str), digest, origin,
+                     _now()),
+                )
+                article_rowid = cur.lastrowid
+                vecs = np.ascontiguousarray(vectors, dtype=np.float32)
+                for chunk, vector in zip(chunks, vecs, strict=True):
+                    cur = self.conn.execute(
+                        "INSERT INTO chunks (id, article_rowid, n, start, end, vector)"
+                        " VALUES (?,?,?,?,?,?)",
+                        (chunk.id, article_rowid, chunk.n, chunk.start, chunk.end,
+                         vector.tobytes()),
+                    )
+                    self.conn.execute(
+                        "INSERT INTO chunks_fts (rowid, title, body) VALUES (?,?,?)",
+                        (cur.lastrowid, article.title, chunk.text),
+                    )
+            self._bump_generation()
+        self._vectors = None
+
+    def _delete_article(self, article_id: str) -> bool:
+        row = self.conn.execute("SELECT rowid FROM articles WHERE id = ?", (article_id,)).fetchone()
+        if not row:
+            return False
+        self.conn.execute(
+            "DELETE FROM chunks_fts WHERE rowid IN "
+            "(SELECT rowid FROM chunks WHERE article_rowid = ?)",
+            (row[0],),
+        )
+        self.conn.execute("DELETE FROM chunks WHERE article_rowid = ?", (row[0],))
+        self.conn.execute("DELETE FROM articles WHERE rowid = ?", (row[0],))
+        return True
+
+    def _bump_generation(self) -> None:
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('generation', '1') ON CONFLICT(key) "
+            "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+        )
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+
+    def commit_vectors(self) -> None:
+        """Bring `vectors.faiss` and the manifest up to date with the committed store."""
+        vectors = self._load_vectors(trust_file=False)
+        import faiss
+
+        data = faiss.serialize_index(vectors)
+        _write_atomic(self.path / VECTORS, np.asarray(data).tobytes())
+        self.manifest["generation"] = self._generation()
+        self._save_manifest()
+
+    def _save_manifest(self) -> None:
+        self.manifest["counts"] = self.counts()
+        self.manifest["updated"] = _now()
+        body = json.dumps(self.manifest, indent=2, sort_keys=True) + "\n"
+        _write_atomic(self.path / MANIFEST, body.encode("utf-8"))
+
+    # --- vectors ---------------------------------------------------------------------------
+
+    def _load_vectors(self, trust_file: bool = True) -> Any:
+        import faiss
+
+        if self._vectors is not None:
+            return self._vectors
+        file = self.path / VECTORS
+        generation = self._generation()
+        expected = self.counts()["chunks"]
+        if trust_file and file.exists() and self.manifest.get("generation") == generation:
+            try:
+                index = faiss.read_index(str(file))
+            except RuntimeError:
+                index = None
+            if index is not None and index.ntotal == expected and index.d == self.dim:
+                self._vectors = index
+                return index
+        self._vectors = self._rebuild_vectors()
+        return self._vectors
+
+    def _rebuild_vectors(self) -> Any:
+        import faiss
+
+        index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
+        rows = self.conn.execute("SELECT rowid, vector FROM chunks ORDER BY rowid")
+        while batch := rows.fetchmany(4096):
+            ids = np.array([r[0] for r in batch], dtype=np.int64)
+            vecs = np.frombuffer(b"".join(r[1] for r in batch), dtype=np.float32)
+            if vecs.size != len(batch) * self.dim:
+                raise NewsqaError(
+                    f"stored vectors in {self.path} do not have dimension {self.dim}",
+                    hint="run `newsqa index doctor`",
+                )
+            index.add_with_ids(vecs.reshape(len(batch), self.dim), ids)
+        return index
+
+    # --- searching -------------------------------------------------------------------------
+
+    def allowed_chunks(self, filters: Filters) -> np.ndarray | None:
+        if not filters.active():
+            return None
+        where, params = _filter_sql(filters)
+        rows = self.conn.execute(
+            f"SELECT c.rowid FROM chunks c JOIN articles a ON a.rowid = c.article_rowid "
+            f"WHERE {where}",
+            params,
+        ).fetchall()
+        return np.array([r[0] for r in rows], dtype=np.int64)
+
+    def search_dense(self, query: np.ndarray, k: int, filters: Filters) -> list[tuple[int, float]]:
+        import faiss
+
+        vectors = self._load_vectors()
+        if vectors.ntotal == 0:
+            return []
+        q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        allowed = self.allowed_chunks(filters)
+        if allowed is None:
+            scores, ids = vectors.search(q, min(k, vectors.ntotal))
+        else:
+            if allowed.size == 0:
+                return []
+            selector = faiss.IDSelectorBatch(allowed)  # kept alive for the search below
+            params = faiss.SearchParameters()
+            params.sel = selector
+            scores, ids = vectors.search(q, min(k, int(allowed.size)), params=params)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def search_lexical(self, text: str, k: int, filters: Filters) -> list[tuple[int, float]]:
+        query = fts_query(text)
+        if query is None:
+            return []
+        where, params = _filter_sql(filters)
+        rows = self.conn.execute(
+            "SELECT f.rowid, bm25(chunks_fts, 2.0, 1.0) AS s FROM chunks_fts f "
+            "JOIN chunks c ON c.rowid = f.rowid JOIN articles a ON a.rowid = c.article_rowid "
+            f"WHERE chunks_fts MATCH ? AND {where} ORDER BY s, f.rowid LIMIT ?",
+            [query, *params, k],
+        ).fetchall()
+        return [(int(r[0]), -float(r[1])) for r in rows]
+
+    # --- reading records -------------------------------------------------------------------
+
+    @staticmethod
+    def _article(row: sqlite3.Row) -> Article:
+        return Article(
+            id=row["id"], text=row["text"], url=row["url"], title=row["title"],
+            published=row["published"], source=row["source"],
+            authors=tuple(json.loads(row["authors"])), extra=json.loads(row["extra"]),
+        )
+
+    def chunks_by_rowid(self, rowids: Sequence[int]) -> dict[int, tuple[Chunk, Article]]:
+        if not rowids:
+            return {}
+        marks = ",".join("?" * len(rowids))
+        rows = self.conn.execute(
+            "SELECT c.rowid AS crow, c.id AS cid, c.n, c.start, c.end, a.* FROM chunks c "
+            f"JOIN articles a ON a.rowid = c.article_rowid WHERE c.rowid IN ({marks})",
+            list(rowids),
+        ).fetchall()
+        out: dict[int, tuple[Chunk, Article]] = {}
+        articles: dict[str, Article] = {}
+        for row in rows:
+            article = articles.setdefault(row["id"], self._article(row))
+            chunk = Chunk(
+                id=row["cid"], article_id=article.id, n=row["n"], start=row["start"],
+                end=row["end"], text=article.text[row["start"] : row["end"]],
+            )
+            out[int(row["crow"])] = (chunk, article)
+        return out
+
+    def article(self, article_id: str) -> Article | None:
+        row = self.conn.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
+        return self._article(row) if row else None
+
+    def info(self) -> dict[str, Any]:
+        counts = self.counts()
+        first, last = self.conn.execute("SELECT min(day), max(day) FROM articles").fetchone()
+        outlets = self.conn.execute(
+            "SELECT coalesce(source, '(unknown)'), count(*) FROM articles GROUP BY 1 "
+            "ORDER BY 2 DESC, 1"
+        ).fetchall()
+        size = sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())
+        return {
+            "path": str(self.path),
+            "format_version": self.manifest["format_version"],
+            "embedder": self.manifest["embedder"],
+            "chunking": self.manifest["chunking"],
+            "articles": counts["articles"],
+            "chunks": counts["chunks"],
+            "dates": [first, last],
+            "outlets": {str(name): int(n) for name, n in outlets},
+            "size_bytes": size,
+            "updated": self.manifest.get("updated"),
+        }

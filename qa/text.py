@@ -1,0 +1,142 @@
+"""Words, stems and sentences: the small text tools every stage shares."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+# Words, numbers with thousands separators or decimals ("1,000", "3.5"), and
+# possessives folded away ("China's" -> "china").
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+(?:['’][^\W\d_]+)*", re.UNICODE)
+_POSSESSIVE = re.compile(r"['’]s$")
+
+# Function words that carry no evidence of support on their own.
+STOPWORDS = frozenset(
+    [
+        "a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and",
+        "any", "are", "as", "at", "be", "because", "been", "before", "being", "below",
+        "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down",
+        "during", "each", "few", "for", "from", "further", "had", "has", "have", "having",
+        "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if",
+        "in", "into", "is", "it", "its", "itself", "just", "me", "more", "most", "my",
+        "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other",
+        "our", "ours", "ourselves", "out", "over", "own", "same", "she", "should", "so",
+        "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves",
+        "then", "there", "these", "they", "this", "those", "through", "to", "too", "under",
+        "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while",
+        "who", "whom", "whose", "why", "will", "with", "would", "you", "your", "yours",
+        "yourself", "yourselves", "said", "says", "say", "according", "reported", "reports",
+        "report", "told", "tells", "week", "weeks", "year", "years", "day", "days", "month",
+        "months", "new", "one", "two", "many", "much", "may", "might", "must", "shall",
+    ]
+)
+
+
+def tokens(text: str) -> list[str]:
+    """Lowercased word and number tokens; thousands separators dropped from numbers."""
+    out = []
+    for match in _TOKEN.finditer(text):
+        token = match.group(0)
+        if token[0].isdigit():
+            out.append(token.replace(",", ""))
+        else:
+            out.append(_POSSESSIVE.sub("", token.lower()).replace("’", "'"))
+    return out
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    if word[0].isdigit():
+        return word
+    return str(_stemmer().stemWord(word))
+
+
+def content_terms(text: str) -> list[str]:
+    """Stems of the tokens that are not function words, in order."""
+    return [stem(t) for t in tokens(text) if t not in STOPWORDS]
+
+
+def is_number(term: str) -> bool:
+    return term[:1].isdigit()
+
+
+_NAME = re.compile(r"(?<![\w'’])([A-Z][\w'’-]*)")
+
+
+def proper_names(question: str) -> list[str]:
+    """Capitalised words past the first word: the names a question is about."""
+    first = len(question) - len(question.lstrip())
+    names = []
+    for match in _NAME.finditer(question):
+        if match.start() == first:
+            continue
+        for token in tokens(match.group(1)):
+            if token not in STOPWORDS and len(token) > 1:
+                names.append(stem(token))
+    return names
+
+
+def terms_match(a: str, b: str) -> bool:
+    """Two stems name the same thing: equal, or one a prefix (5+ letters) of the other,
+    so "russia"/"russian" and "syria"/"syrian" agree."""
+    if a == b:
+        return True
+    if is_number(a) or is_number(b):
+        return False
+    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    return len(short) >= 5 and long_.startswith(short)
+
+
+def contains_term(term: str, terms: set[str]) -> bool:
+    return term in terms or any(terms_match(term, t) for t in terms)
+
+
+_LINE = re.compile(r"[^\n]+")
+_WS = re.compile(r"\s+")
+
+
+@lru_cache(maxsize=1)
+def _segmenter() -> Any:
+    import pysbd
+
+    return pysbd.Segmenter(language="en", clean=False)
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences of `text`, never crossing a line break.
+
+    The segmenter's strings are located back in the text with `str.find`, so the spans are
+    exact even where the segmenter normalises whitespace.
+    """
+    spans: list[tuple[int, int]] = []
+    for line in _LINE.finditer(text):
+        if not line.group(0).strip():
+            continue
+        base, segment = line.start(), line.group(0)
+        cursor = 0
+        for piece in _segmenter().segment(segment):
+            piece = piece.strip()
+            if not piece:
+                continue
+            at = segment.find(piece, cursor)
+            if at < 0:  # the segmenter rewrote the text: keep the rest of the line whole
+                rest = segment[cursor:]
+                lead = len(rest) - len(rest.lstrip())
+                if rest.strip():
+                    spans.append((base + cursor + lead, base + len(segment.rstrip())))
+                break
+            spans.append((base + at, base + at + len(piece)))
+            cursor = at + len(piece)
+    return spans
+
+
+def word_count(text: str) -> int:
+    return len(_WS.split(text.strip())) if text.strip() else 0

@@ -1,0 +1,99 @@
+"""Deterministic fakes for the embedder and generator seams, and small project-written fixtures."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.chunking import ChunkParams
+from qa.store import EmbedderSpec, Index
+from qa.text import content_terms
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SEED_ARTICLE = SHARED / "seed" / "kyiv-independent-2024-12-09.txt"
+SEED_QUESTIONS = SHARED / "seed" / "questions.jsonl"
+
+
+class FakeEmbedder:
+    """Bag of stemmed words hashed into 64 dimensions: texts that share words are close."""
+
+    name = "fake/bag-of-words"
+    dim = 64
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += 1
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for term in content_terms(text):
+                bucket = int(hashlib.md5(term.encode()).hexdigest(), 16) % self.dim
+                out[row, bucket] += 1.0
+            norm = np.linalg.norm(out[row])
+            if norm:
+                out[row] /= norm
+        return out
+
+
+class FakeGenerator:
+    """Answers from a script: the first key found in the prompt's question line wins."""
+
+    name = "fake.gguf"
+
+    def __init__(self, script: dict[str, str] | None = None, default: str = "") -> None:
+        self.script = script or {}
+        self.default = default
+        self.prompts: list[str] = []
+
+    def complete(self, prompt: str, *, max_tokens: int, stop: Sequence[str]) -> Iterator[str]:
+        self.prompts.append(prompt)
+        question = prompt.rsplit("Question:", 1)[-1]
+        reply = next((v for k, v in self.script.items() if k in question), self.default)
+        for word in reply.split(" "):
+            yield word + " "
+
+
+ARTICLES = [
+    {"url": "https://harbor.example/2024/03/01/footbridge",
+     "title": "Alder Bay approves footbridge",
+     "published": "2024-03-01", "source": "Harbor Ledger", "authors": ["Mira Okafor"],
+     "text": "The Alder Bay council voted 5-2 on Tuesday to build a footbridge over the Mill "
+             "River. Construction is expected to cost $4.2 million.\n\nWork will begin in June, "
+             "the council said. The bridge will link the ferry terminal to Dock Street."},
+    {"url": "https://dispatch.example/2024/03/09/marathon", "title": "Riverton marathon winners",
+     "published": "2024-03-09", "source": "Evening Dispatch", "authors": "Leo Brandt",
+     "text": "Orlin Maddox won the Riverton Marathon on Sunday in 2 hours and 19 minutes. "
+             "Sigrid Paulsen won the women's race.\n\nMore than 3,000 runners took part."},
+    {"url": "https://courier.example/2024/04/02/footbridge-update",
+     "title": "Footbridge work delayed", "published": "2024-04-02", "source": "Lakeside Courier",
+     "text": "Work on the Alder Bay footbridge will now begin in August, two months later than "
+             "planned, after a supplier missed a deadline. The cost is unchanged."},
+]
+
+
+@pytest.fixture
+def embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture
+def archive(tmp_path: Path) -> Path:
+    path = tmp_path / "archive.jsonl"
+    path.write_text("".join(json.dumps(a) + "\n" for a in ARTICLES), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def index_path(tmp_path: Path) -> Path:
+    return tmp_path / "indexes" / "test"
+
+
+def open_index(path: Path, embedder: FakeEmbedder, write: bool = True) -> Index:
+    return Index.open(path, EmbedderSpec(embedder.name, embedder.dim),
+                      ChunkParams(max_words=30, overlap_sentences=1), create=write, write=write)

@@ -1,0 +1,79 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from qa.answer import AskParams, ask
+from qa.errors import NewsqaError
+from qa.ingest import ingest
+from qa.prompts import REFUSAL
+from qa.records import Filters
+from tests.conftest import FakeEmbedder, FakeGenerator, open_index
+
+
+@pytest.fixture
+def built(index_path: Path, archive: Path, embedder: FakeEmbedder) -> Path:
+    with open_index(index_path, embedder) as index:
+        ingest([archive], index, embedder)
+    return index_path
+
+
+def test_an_answer_is_cited_from_the_evidence_it_was_shown(built: Path,
+                                                           embedder: FakeEmbedder) -> None:
+    generator = FakeGenerator({"cost": "$4.2 million"})
+    streamed: list[str] = []
+    with open_index(built, embedder, write=False) as index:
+        answer = ask("How much will the Alder Bay footbridge cost?", index=index,
+                     embedder=embedder, generator=generator, on_text=streamed.append)
+    assert answer.answerable
+    assert answer.answer == "$4.2 million [1]."
+    assert "".join(streamed).strip() == "$4.2 million"
+    (citation,) = answer.citations
+    assert citation.source == "Harbor Ledger" and citation.published == "2024-03-01"
+    assert "4.2 million" in citation.quote
+    # The generator saw the quoted sentence: only shown evidence can be cited.
+    assert citation.quote in generator.prompts[0]
+    shape = answer.to_json()
+    assert set(shape) == {"question", "answer", "answerable", "citations", "retrieved", "model",
+                          "timings"}
+    assert set(shape["timings"]) >= {"retrieve_s", "generate_s", "total_s"}
+    assert shape["retrieved"][0]["chunk_id"].startswith(shape["retrieved"][0]["article_id"] + "#")
+    json.dumps(shape)
+
+
+def test_an_unsupported_draft_is_refused_with_the_closest_sources(built: Path,
+                                                                  embedder: FakeEmbedder) -> None:
+    generator = FakeGenerator(default="The mayor of Paris opened it")
+    with open_index(built, embedder, write=False) as index:
+        answer = ask("Who opened the footbridge?", index=index, embedder=embedder,
+                     generator=generator)
+    assert not answer.answerable
+    assert answer.answer == REFUSAL and answer.citations == ()
+    assert answer.retrieved  # the closest sources are still listed
+
+
+def test_filters_keep_later_reports_out(built: Path, embedder: FakeEmbedder) -> None:
+    generator = FakeGenerator({"begin": "August"})
+    with open_index(built, embedder, write=False) as index:
+        later = ask("When will work on the footbridge begin?", index=index, embedder=embedder,
+                    generator=generator)
+        as_of = ask("When will work on the footbridge begin?", index=index, embedder=embedder,
+                    generator=generator, filters=Filters(until="2024-03-31"))
+    assert later.answerable and later.citations[0].source == "Lakeside Courier"
+    assert {h.article.source for h in as_of.retrieved} <= {"Harbor Ledger", "Evening Dispatch"}
+    assert not as_of.answerable  # "August" is only in the April update
+
+
+def test_bad_questions_and_k_are_clear_errors(built: Path, embedder: FakeEmbedder) -> None:
+    generator = FakeGenerator()
+    with open_index(built, embedder, write=False) as index:
+        with pytest.raises(NewsqaError, match="empty"):
+            ask("   ", index=index, embedder=embedder, generator=generator)
+        with pytest.raises(NewsqaError, match="characters long"):
+            ask("why " * 1000, index=index, embedder=embedder, generator=generator)
+        from dataclasses import replace
+
+        from qa.retrieve import RetrieveParams
+        with pytest.raises(NewsqaError, match="--k"):
+            ask("why?", index=index, embedder=embedder, generator=generator,
+                params=AskParams(retrieve=replace(RetrieveParams(), k=10_000)))

@@ -1,0 +1,97 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import qa.cli
+from qa.cli import app
+from tests.conftest import FakeEmbedder, FakeGenerator
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """The real CLI with the fake embedder and generator, in an empty working folder."""
+    generator = FakeGenerator({"bases": "Khmeimim", "Turkey": "Turkey"})
+    monkeypatch.setattr(qa.cli, "_default_embedder", FakeEmbedder)
+    monkeypatch.setattr(qa.cli, "_generator", lambda path: generator)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NEWSQA_MODEL", raising=False)
+    monkeypatch.delenv("NEWSQA_INDEX_DIR", raising=False)
+    return tmp_path
+
+
+def test_help_lists_the_commands_without_loading_models() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("ingest", "ask", "models", "index"):
+        assert command in result.output
+    probe = "import qa.cli, sys; print(sorted(m for m in ('torch', 'sentence_transformers', " \
+            "'llama_cpp', 'faiss') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_sample_ingest_then_ask(cli: Path) -> None:
+    result = runner.invoke(app, ["ingest", "--sample"])
+    assert result.exit_code == 0, result.output
+    assert "24 articles" in result.output
+    again = runner.invoke(app, ["ingest", "--sample"])
+    assert "unchanged   24" in again.output.replace("\u00a0", " ")
+
+    result = runner.invoke(app, ["ask", "Which bases does Russia intend to keep?"])
+    assert result.exit_code == 0, result.output
+    assert "Tartus" in result.output and "Khmeimim" in result.output
+    assert "Sources" in result.output and "[1]" in result.output
+
+    result = runner.invoke(app, ["ask", "--json", "Which bases does Russia intend to keep?"])
+    answer = json.loads(result.stdout)
+    assert answer["answerable"] and "Khmeimim" in answer["answer"]
+    assert answer["citations"][0]["source"] in {"Meridian Post", "Harbor Ledger",
+                                                "Lakeside Courier", "Evening Dispatch",
+                                                "Northgate Wire"}
+
+    refused = runner.invoke(app, ["ask", "--json", "--until", "2024-11-30",
+                                  "Which bases does Russia intend to keep?"])
+    assert json.loads(refused.stdout)["answerable"] is False  # nothing on Syria before Dec.
+
+    info = runner.invoke(app, ["index", "info", "--json"])
+    details = json.loads(info.stdout)
+    assert details["articles"] == 24 and len(details["outlets"]) == 5
+
+
+def test_ingest_reports_rejections_with_file_and_line(cli: Path) -> None:
+    bad = cli / "bad.jsonl"
+    bad.write_text('{"text": "A fine article about a ferry."}\n{oops\n', encoding="utf-8")
+    result = runner.invoke(app, ["ingest", str(bad)])
+    assert result.exit_code == 2
+    assert "added       1" in result.output.replace("\u00a0", " ")
+    assert f"{bad}:2" in result.output.replace("\n", "")
+
+
+def test_clear_errors(cli: Path) -> None:
+    result = runner.invoke(app, ["ask", "anything"])
+    assert result.exit_code == 1 and "no index at" in result.stderr
+    runner.invoke(app, ["ingest", "--sample"])
+    result = runner.invoke(app, ["ask", "--since", "yesterday-ish", "anything"])
+    assert result.exit_code == 1 and "--since 'yesterday-ish' is not a date" in result.stderr
+    not_gguf = cli / "fake.gguf"
+    not_gguf.write_text("hello", encoding="utf-8")
+    result = runner.invoke(app, ["ask", "--model", str(not_gguf), "anything"])
+    assert result.exit_code == 1 and "is not a GGUF model file" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_models_prefers_a_gguf_in_models_dir(cli: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (cli / "models").mkdir()
+    (cli / "models" / "mine.gguf").write_bytes(b"GGUF" + b"\0" * 16)
+    result = runner.invoke(app, ["models"])
+    assert result.exit_code == 0, result.output
+    assert "* mine.gguf" in result.output
+    monkeypatch.setenv("NEWSQA_MODEL", str(cli / "models" / "mine.gguf"))
+    assert "NEWSQA_MODEL" in runner.invoke(app, ["models"]).output

@@ -1,0 +1,87 @@
+"""End to end with the real bundled models: all-MiniLM-L6-v2 and SmolLM2-135M-Instruct."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SEED_QUESTIONS
+
+pytestmark = pytest.mark.models
+
+SYRIA_WORDS = ("Syria", "Tartus", "Assad")
+
+
+def _newsqa(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSQA_")}
+    return subprocess.run([sys.executable, "-m", "qa", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    cwd = tmp_path_factory.mktemp("sample")
+    result = _newsqa(cwd, "ingest", "--sample")
+    assert result.returncode == 0, result.stderr
+    return cwd
+
+
+def _ask(cwd: Path, question: str, *flags: str) -> dict:  # type: ignore[type-arg]
+    result = _newsqa(cwd, "ask", "--json", *flags, question)
+    assert result.returncode == 0, result.stderr
+    answer: dict = json.loads(result.stdout)  # type: ignore[type-arg]
+    return answer
+
+
+def _articles(cwd: Path) -> dict[str, str]:
+    import sqlite3
+
+    conn = sqlite3.connect(cwd / "indexes" / "default" / "store.sqlite")
+    return dict(conn.execute("SELECT id, text FROM articles").fetchall())
+
+
+def test_the_seed_question_on_the_sample_archive(sample_dir: Path) -> None:
+    answer = _ask(sample_dir, "Which bases does Russia intend to keep?")
+    assert answer["answerable"], answer
+    assert "Tartus" in answer["answer"] and "Khmeimim" in answer["answer"]
+    texts = _articles(sample_dir)
+    for citation in answer["citations"]:
+        assert citation["quote"] in texts[citation["article_id"]]
+        assert "Tartus" in citation["quote"] and "Khmeimim" in citation["quote"]
+        assert "Russia" in texts[citation["article_id"]]
+    assert answer["model"] == "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def test_the_terminal_output_shows_sources(sample_dir: Path) -> None:
+    result = _newsqa(sample_dir, "ask", "Which bases does Russia intend to keep?")
+    assert result.returncode == 0, result.stderr
+    assert "Sources" in result.stdout and "[1]" in result.stdout
+
+
+def test_a_question_the_archive_cannot_answer_is_refused(sample_dir: Path) -> None:
+    answer = _ask(sample_dir, "What did China's foreign ministry say about the withdrawal?")
+    assert answer["answerable"] is False
+    assert answer["citations"] == [] and answer["retrieved"]
+
+
+@pytest.mark.skipif(not SEED_QUESTIONS.exists(), reason="needs ../shared/data/seed")
+def test_the_seed_questions_on_the_seed_article(tmp_path: Path) -> None:
+    result = _newsqa(tmp_path, "ingest", str(SEED_QUESTIONS.parent))
+    assert result.returncode == 0, result.stderr
+    texts = _articles(tmp_path)
+    right, refused_unanswerable = 0, False
+    for line in SEED_QUESTIONS.read_text(encoding="utf-8").splitlines():
+        question = json.loads(line)
+        answer = _ask(tmp_path, question["question"])
+        for citation in answer["citations"]:
+            assert citation["quote"] in texts[citation["article_id"]]
+        if not question["answers"]:
+            refused_unanswerable = answer["answerable"] is False
+            continue
+        found = any(g.lower() in answer["answer"].lower() for g in question["answers"])
+        right += answer["answerable"] and found and bool(answer["citations"])
+    assert refused_unanswerable
+    assert right >= 6

@@ -1,0 +1,32 @@
+from qa.records import Article, Evidence
+from qa.shaping import asks_for_source, complete_list, reporting_source
+
+
+def _ev(text: str) -> Evidence:
+    return Evidence(key=1, article=Article(id="a", text=text), start=0, end=len(text), score=1.0)
+
+
+def test_outlet_questions_are_answered_from_the_reporting_phrase() -> None:
+    assert asks_for_source("Which outlet first reported the request?")
+    assert asks_for_source("Which news agency reported the capture of the city?")
+    assert not asks_for_source("Which country did Russia ask for help?")
+    assert reporting_source("Which outlet first reported it?", [
+        _ev("Russia asked Turkey for help, CNN Turk reported on Dec. 9.")]) == "CNN Turk"
+    assert reporting_source("Which agency reported it?", [
+        _ev("Fighters took the province, Russian state news agency TASS reported.")]) == "TASS"
+    assert reporting_source("Which outlet reported it?", [
+        _ev("The storm damaged 140 homes.")]) is None
+
+
+def test_plural_questions_get_the_whole_list() -> None:
+    bases = "Which bases does Russia intend to keep?"
+    assert complete_list(bases, "Khmeimim", [_ev("It keeps its bases in Tartus and Khmeimim.")]
+                         ) == "Tartus and Khmeimim"
+    assert complete_list(bases, "Khmeimim", [
+        _ev("It keeps the Tartus naval base and the Khmeimim air base.")]
+    ) == "Tartus naval base and the Khmeimim air base"
+    assert complete_list("Which countries helped?", "Iran", [
+        _ev("Egypt, Turkey, and Iran helped.")]) == "Egypt, Turkey, and Iran"
+    # A singular question keeps its single answer.
+    assert complete_list("Which country helped?", "Iran", [_ev("Turkey and Iran helped.")]
+                         ) == "Iran"

@@ -1,0 +1,135 @@
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.errors import NewsqaError
+from qa.ingest import ingest
+from qa.records import Filters
+from qa.store import MANIFEST, VECTORS, EmbedderSpec, Index
+from tests.conftest import ARTICLES, FakeEmbedder, open_index
+
+
+def _ingest(index_path: Path, embedder: FakeEmbedder, *paths: Path):  # type: ignore[no-untyped-def]
+    with open_index(index_path, embedder) as index:
+        return ingest(list(paths), index, embedder)
+
+
+def test_ingest_then_reingest_changes_nothing(index_path: Path, archive: Path,
+                                              embedder: FakeEmbedder) -> None:
+    first = _ingest(index_path, embedder, archive)
+    assert (first.added, first.unchanged, first.rejected) == (3, 0, [])
+    before = {p.name: p.read_bytes() for p in index_path.iterdir() if p.suffix == ".faiss"}
+    manifest = json.loads((index_path / MANIFEST).read_text())
+    assert manifest["counts"] == {"articles": 3, "chunks": first.chunks}
+    assert manifest["embedder"] == {"name": embedder.name, "dim": embedder.dim}
+    assert manifest["chunking"] == {"max_words": 30, "overlap_sentences": 1}
+
+    calls = embedder.calls
+    second = _ingest(index_path, embedder, archive)
+    assert (second.added, second.updated, second.unchanged) == (0, 0, 3)
+    assert embedder.calls == calls  # nothing re-embedded
+    after = {p.name: p.read_bytes() for p in index_path.iterdir() if p.suffix == ".faiss"}
+    assert after == before
+    assert json.loads((index_path / MANIFEST).read_text())["generation"] == manifest["generation"]
+
+
+def test_a_changed_article_replaces_the_stored_one(index_path: Path, archive: Path,
+                                                   embedder: FakeEmbedder, tmp_path: Path) -> None:
+    _ingest(index_path, embedder, archive)
+    changed = dict(ARTICLES[1], text="Orlin Maddox won the Riverton Marathon in record time.")
+    newer = tmp_path / "newer.jsonl"
+    newer.write_text(json.dumps(changed) + "\n", encoding="utf-8")
+    report = _ingest(index_path, embedder, newer)
+    assert (report.added, report.updated) == (0, 1)
+    with open_index(index_path, embedder, write=False) as index:
+        assert index.counts()["articles"] == 3
+        hits = index.search_lexical("record time", 10, Filters())
+        assert len(hits) == 1
+        old = index.search_lexical("women's race", 10, Filters())
+        assert old == []  # the old chunks are gone from every table
+
+
+def test_filters_restrict_both_rankers(index_path: Path, archive: Path,
+                                       embedder: FakeEmbedder) -> None:
+    _ingest(index_path, embedder, archive)
+    with open_index(index_path, embedder, write=False) as index:
+        query = embedder.embed(["footbridge"])[0]
+
+        def outlets(filters: Filters) -> set[str]:
+            rows = index.search_dense(query, 10, filters) + index.search_lexical(
+                "footbridge", 10, filters)
+            found = index.chunks_by_rowid([r for r, _ in rows])
+            return {str(article.source) for _, article in found.values()}
+
+        assert outlets(Filters()) >= {"Harbor Ledger", "Lakeside Courier"}
+        march = outlets(Filters(until="2024-03-31"))
+        assert "Harbor Ledger" in march and "Lakeside Courier" not in march
+        assert outlets(Filters(since="2024-04-01")) == {"Lakeside Courier"}
+        assert outlets(Filters(source="harbor")) == {"Harbor Ledger"}
+        assert outlets(Filters(source="nobody")) == set()
+
+
+def test_a_different_embedder_is_refused(index_path: Path, archive: Path,
+                                         embedder: FakeEmbedder) -> None:
+    _ingest(index_path, embedder, archive)
+    with pytest.raises(NewsqaError, match="was built with embedder fake/bag-of-words"):
+        Index.open(index_path, EmbedderSpec("other/model", 64))
+    with pytest.raises(NewsqaError, match="no index at"):
+        Index.open(index_path.parent / "missing", EmbedderSpec("other/model", 64))
+
+
+def test_stale_or_missing_vectors_are_rebuilt_from_the_store(index_path: Path, archive: Path,
+                                                             embedder: FakeEmbedder) -> None:
+    _ingest(index_path, embedder, archive)
+    query = embedder.embed(["footbridge cost"])[0]
+    with open_index(index_path, embedder, write=False) as index:
+        expected = index.search_dense(query, 5, Filters())
+    (index_path / VECTORS).unlink()
+    with open_index(index_path, embedder, write=False) as index:
+        assert index.search_dense(query, 5, Filters()) == expected
+    (index_path / VECTORS).write_bytes(b"garbage")
+    with open_index(index_path, embedder, write=False) as index:
+        assert index.search_dense(query, 5, Filters()) == expected
+
+
+def test_a_crashed_batch_leaves_the_previous_state(index_path: Path, archive: Path,
+                                                   embedder: FakeEmbedder) -> None:
+    _ingest(index_path, embedder, archive)
+
+    class Exploding(FakeEmbedder):
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            raise KeyboardInterrupt
+
+    bad = index_path.parent / "more.jsonl"
+    bad.write_text(json.dumps({"text": "A new article about ferries."}) + "\n", encoding="utf-8")
+    with pytest.raises(KeyboardInterrupt), open_index(index_path, embedder) as index:
+        ingest([bad], index, Exploding())
+    with open_index(index_path, embedder, write=False) as index:
+        assert index.counts()["articles"] == 3
+
+
+def test_one_writer_at_a_time(index_path: Path, embedder: FakeEmbedder) -> None:
+    with open_index(index_path, embedder), pytest.raises(NewsqaError, match="another newsqa"):
+        open_index(index_path, embedder)
+
+
+def test_the_store_holds_no_pickles(index_path: Path, archive: Path,
+                                    embedder: FakeEmbedder) -> None:
+    _ingest(index_path, embedder, archive)
+    for path in index_path.iterdir():
+        if path.is_file():
+            assert b"\x80\x04\x95" not in path.read_bytes()  # pickle protocol-4 header
+    conn = sqlite3.connect(index_path / "store.sqlite")
+    blob = conn.execute("SELECT vector FROM chunks LIMIT 1").fetchone()[0]
+    assert np.frombuffer(blob, dtype=np.float32).shape == (embedder.dim,)
+
+
+def test_no_module_loads_pickles() -> None:
+    package = Path(__file__).resolve().parents[1] / "qa"
+    for source in package.rglob("*.py"):
+        text = source.read_text(encoding="utf-8")
+        assert "import pickle" not in text and "allow_pickle=True" not in text, source
+        assert "eval(" not in text.replace("retrieval(", ""), source

@@ -1,0 +1,34 @@
+from qa.text import content_terms, proper_names, sentence_spans, terms_match, tokens
+
+
+def test_tokens_fold_possessives_and_thousands() -> None:
+    assert tokens("China's 1,000 troops, 3.5 km") == ["china", "1000", "troops", "3.5", "km"]
+
+
+def test_content_terms_drop_function_words_and_stem() -> None:
+    assert content_terms("Which bases does Russia intend to keep?") == [
+        "base", "russia", "intend", "keep"]
+
+
+def test_proper_names_skip_the_first_word() -> None:
+    assert proper_names("What did China's foreign ministry say about Russia?") == [
+        "china", "russia"]
+    assert proper_names("Which bases does Russia intend to keep?") == ["russia"]
+
+
+def test_terms_match_prefixes_but_not_numbers() -> None:
+    assert terms_match("russia", "russian")
+    assert not terms_match("war", "warsaw")  # too short to be a prefix match
+    assert not terms_match("24", "240")
+
+
+def test_sentence_spans_are_exact_and_stay_inside_lines() -> None:
+    text = "Headline here\nDr. Smith arrived at 5 p.m. on Monday. He left.\n\n  Last one!  "
+    spans = sentence_spans(text)
+    pieces = [text[s:e] for s, e in spans]
+    assert pieces[0] == "Headline here"
+    assert pieces[-1] == "Last one!"
+    assert "He left." in pieces
+    for s, e in spans:
+        assert "\n" not in text[s:e]
+        assert text[s:e] == text[s:e].strip()

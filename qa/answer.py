@@ -83,4 +83,5 @@ def ask(question: str, *, index: Index, embedder: Embedder, generator: Generator
             "total_s": done - started,
         },
         draft=draft.strip(),
+        evidence=tuple(evidence),
     )

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from qa.errors import NewsqaError
 
@@ -118,7 +119,7 @@ def ingest(
     index_dir: IndexDir = Path("indexes"),
 ) -> None:
     """Add articles to an index (incremental: unchanged articles are skipped)."""
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import SpinnerColumn
 
     from qa.ingest import ingest as run_ingest
     from qa.render import render_ingest
@@ -224,6 +225,77 @@ def _model_choice(model: Path | None, models_dir: Path) -> Any:
     if env:
         return resolve_generator(Path(env), "NEWSQA_MODEL", models_dir)
     return resolve_generator(None, "", models_dir)
+
+
+@app.command("eval")
+def evaluate(
+    ctx: typer.Context,
+    questions: Annotated[Path, typer.Argument(help="Question file: .txt (one a line) or .jsonl.")],
+    out: Annotated[Path | None, typer.Option(help="Output folder (default runs/<file name>).")
+                   ] = None,
+    limit: Annotated[int | None, typer.Option(help="Only the first N questions.")] = None,
+    k: Annotated[int, typer.Option("--k", help="How many articles to retrieve.")] = 10,
+    since: Annotated[str | None, typer.Option(help="Only articles published on or after.")
+                     ] = None,
+    until: Annotated[str | None, typer.Option(help="Only articles published on or before.")
+                     ] = None,
+    source: Annotated[str | None, typer.Option(help="Only this outlet.")] = None,
+    restart: Annotated[bool, typer.Option(help="Discard answers already in --out.")] = False,
+    model: ModelOpt = None,
+    index: IndexName = "default",
+    index_dir: IndexDir = Path("indexes"),
+    models_dir: ModelsDir = Path("models"),
+) -> None:
+    """Answer a file of questions; with gold fields, score retrieval, answers and citations."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from qa.answer import AskParams
+    from qa.evaluate import has_gold, load_questions, run_eval, score_run, write_trec
+    from qa.records import Filters
+    from qa.render import render_report
+    from qa.report import write_report
+    from qa.retrieve import RetrieveParams
+    from qa.store import Index
+
+    with _user_errors(ctx):
+        items = load_questions(questions)[:limit]
+        out = out or Path("runs") / questions.name.split(".")[0]
+        filters = Filters(since=_date(since, "--since"), until=_date(until, "--until"),
+                          source=source)
+        choice = _model_choice(model, models_dir)
+        embedder = _default_embedder()
+        generator = _generator(choice.path)
+        settings = {"questions": str(questions), "index": str(index_dir / index), "k": k,
+                    "model": choice.path.name, "filters": [filters.since, filters.until,
+                                                           filters.source]}
+        with Index.open(index_dir / index, _spec(embedder)) as store:
+            progress = Progress(TextColumn("eval"), BarColumn(), MofNCompleteColumn(),
+                                TimeElapsedColumn(), TimeRemainingColumn(), console=errors)
+            with progress:
+                task = progress.add_task("eval", total=len(items))
+
+                def tick(done: int, total: int) -> None:
+                    progress.update(task, completed=done, total=total)
+
+                records = run_eval(items, out, index=store, embedder=embedder,
+                                   generator=generator, settings=settings, filters=filters,
+                                   params=AskParams(retrieve=replace(RetrieveParams(), k=k)),
+                                   restart=restart, on_question=tick)
+            write_trec(out, items, records, store)
+            console.print(f"answers: {out / 'answers.jsonl'}")
+            if has_gold(items):
+                run = json.loads((out / "run.json").read_text(encoding="utf-8"))
+                report = score_run(items, records, store, wall_s=run.get("wall_s"))
+                write_report(out, report, f"newsqa eval: {questions.name} ({len(items)} questions,"
+                             f" {choice.path.name})")
+                render_report(console, report)
+                console.print(f"report: {out / 'report.md'}, {out / 'report.png'}")
 
 
 @app.command()

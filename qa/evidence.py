@@ -15,6 +15,7 @@ from qa.text import content_terms, sentence_spans, word_count
 @dataclass(frozen=True)
 class EvidenceParams:
     sentences: int = 4  # how many sentences the generator sees
+    articles: int = 5  # drawn from the chunks of this many top articles
     lexical_weight: float = 0.3  # weight of the share of question words a sentence contains
     rank_weight: float = 0.1  # weight of the article's retrieval rank
     min_words: int = 4
@@ -41,6 +42,8 @@ def select_evidence(question: str, query_vector: np.ndarray, hits: Sequence[Hit]
     seen_spans: set[tuple[str, int, int]] = set()
     for hit in hits:
         article_rank.setdefault(hit.article.id, len(article_rank))
+        if article_rank[hit.article.id] >= params.articles:
+            continue
         for start, end in sentence_spans(hit.chunk.text):
             span = (hit.article.id, hit.chunk.start + start, hit.chunk.start + end)
             if span in seen_spans or word_count(hit.chunk.text[start:end]) < params.min_words:

@@ -21,6 +21,12 @@ class Generator(Protocol):
     def complete(self, prompt: str, *, max_tokens: int, stop: Sequence[str]) -> Iterator[str]: ...
 
 
+class OptionScorer(Protocol):
+    """Scores how likely each option is as the continuation of `prompt`."""
+
+    def score_options(self, prompt: str, options: Sequence[str]) -> list[float]: ...
+
+
 def check_gguf(path: Path) -> None:
     """A clear error for a path that is missing or not a GGUF file, before llama.cpp sees it."""
     if not path.is_file():
@@ -75,6 +81,46 @@ class LlamaGenerator:
                 raise NewsqaError(f"llama.cpp could not load {self.path} ({exc})",
                                   hint="check that the file is a complete GGUF model") from exc
         return self._llm
+
+    def score_options(self, prompt: str, options: Sequence[str]) -> list[float]:
+        """Mean log-probability per token of each option after `prompt` (a leading space is
+        added to each option). The prompt is evaluated once; each option reuses its KV cache."""
+        import numpy as np
+        from llama_cpp import llama_get_logits
+
+        llm = self.load()
+        n_vocab = llm.n_vocab()
+
+        def last_logprobs() -> Any:
+            logits = np.ctypeslib.as_array(llama_get_logits(llm.ctx), shape=(n_vocab,))
+            shifted = logits - logits.max()
+            return shifted - np.log(np.exp(shifted).sum())
+
+        tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=True)
+        shared = 0
+        for have, want in zip(llm.input_ids[: llm.n_tokens], tokens[:-1], strict=False):
+            if have != want:
+                break
+            shared += 1
+        llm.n_tokens = shared
+        llm.eval(tokens[shared:])
+        first = last_logprobs().copy()
+        scores = []
+        for option in options:
+            option_tokens = llm.tokenize((" " + option.strip()).encode("utf-8"), add_bos=False)
+            if not option_tokens:
+                scores.append(float("-inf"))
+                continue
+            total = float(first[option_tokens[0]])
+            llm.n_tokens = len(tokens)
+            for previous, token in zip(option_tokens, option_tokens[1:], strict=False):
+                llm.eval([previous])
+                total += float(last_logprobs()[token])
+            scores.append(total / len(option_tokens))
+        # Leave the prompt one token short of cached, so the next completion replays its last
+        # token and samples from fresh logits rather than from the last option's.
+        llm.n_tokens = len(tokens) - 1
+        return scores
 
     def count_tokens(self, text: str) -> int:
         return len(self.load().tokenize(text.encode("utf-8"), add_bos=False))

@@ -93,6 +93,7 @@ class Answer:
     model: str
     timings: dict[str, float]
     draft: str = ""  # what the generator wrote, before verification
+    evidence: tuple[Evidence, ...] = ()  # the numbered sentences the generator was shown
 
     def to_json(self) -> dict[str, Any]:
         """The `--json` shape fixed in DESIGN.md."""

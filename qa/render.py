@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -58,6 +60,29 @@ def render_answer(console: Console, answer: Answer) -> None:
         f"[dim]{answer.model} · retrieve {t['retrieve_s']:.2f}s · "
         f"generate {t['generate_s']:.2f}s · total {t['total_s']:.2f}s[/]"
     )
+
+
+def render_report(console: Console, report: dict[str, Any]) -> None:
+    """The eval metrics as a table (the definitions are in report.md)."""
+    from qa.report import METRICS
+
+    table = Table(title="eval report", title_justify="left")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_column("questions", justify="right")
+    for section, key, label, _ in METRICS:
+        part = report[section]
+        value = part.get(key)
+        n = part.get("n", part.get("n_unanswerable" if key == "refusal_rate" else "n_answerable"))
+        if key == "quote_exact":
+            n = f"{part['quotes']} quotes"
+        table.add_row(label, "n/a" if value is None else f"{value:.3f}", str(n))
+    latency = report["latency"]
+    for label, key in (("Latency p50 (s)", "p50_s"), ("Latency p90 (s)", "p90_s"),
+                       ("Wall time (s)", "wall_s")):
+        value = latency.get(key)
+        table.add_row(label, "n/a" if value is None else f"{value:.2f}", str(latency["n"]))
+    console.print(table)
 
 
 def render_ingest(console: Console, report: IngestReport, index_path: str) -> None:

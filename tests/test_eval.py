@@ -1,0 +1,110 @@
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import qa.cli
+from qa.cli import app
+from qa.errors import NewsqaError
+from qa.evaluate import load_questions
+from tests.conftest import ARTICLES, FakeEmbedder, FakeGenerator
+
+runner = CliRunner()
+
+QUESTIONS = [
+    {"id": "cost", "question": "How much will the Alder Bay footbridge cost?",
+     "answers": ["$4.2 million"], "gold_urls": [ARTICLES[0]["url"] + "?ref=feed"],
+     "choices": ["$1 million", "$4.2 million", "$9 million", "$12 million"]},
+    {"id": "winner", "question": "Who won the Riverton Marathon?", "answers": ["Orlin Maddox"],
+     "gold_urls": ["http://dispatch.example/2024/03/09/marathon/"],
+     "choices": ["Sigrid Paulsen", "Orlin Maddox", "Leo Brandt", "Mira Okafor"]},
+    {"id": "begin", "question": "When will work on the footbridge begin?", "as_of": "2024-03-15",
+     "answers": ["June"], "gold_urls": [ARTICLES[0]["url"]]},
+    {"id": "nobody", "question": "Who designed the Mill River footbridge?", "answers": []},
+]
+SCRIPT = {"cost": "$4.2 million", "Marathon": "Sigrid Paulsen", "begin": "June",
+          "designed": "Pablo Picasso"}
+
+
+@pytest.fixture
+def setup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, archive: Path) -> FakeGenerator:
+    generator = FakeGenerator(SCRIPT)
+    monkeypatch.setattr(qa.cli, "_default_embedder", FakeEmbedder)
+    monkeypatch.setattr(qa.cli, "_generator", lambda path: generator)
+    monkeypatch.chdir(tmp_path)
+    assert runner.invoke(app, ["ingest", str(archive)]).exit_code == 0
+    (tmp_path / "q.jsonl").write_text("".join(json.dumps(q) + "\n" for q in QUESTIONS),
+                                      encoding="utf-8")
+    return generator
+
+
+def test_eval_writes_every_file_with_pinned_metrics(setup: FakeGenerator, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["eval", "q.jsonl", "--out", "run"])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "run"
+    answers = [json.loads(line) for line in (out / "answers.jsonl").read_text().splitlines()]
+    assert [a["id"] for a in answers] == ["cost", "winner", "begin", "nobody"]
+    assert answers[0]["answer"] == "$4.2 million [1]." and answers[0]["choice"] == "$4.2 million"
+    assert answers[1]["choice"] == "Sigrid Paulsen"  # the (wrong) answer names a choice
+    assert answers[3]["answerable"] is False  # "Pablo Picasso" is in no article
+
+    run = (out / "run.trec").read_text().splitlines()
+    first = run[0].split()
+    assert first[:2] == ["cost", "Q0"] and first[3] == "1" and first[5] == "newsqa"
+    qrels = (out / "qrels.txt").read_text().splitlines()
+    assert len(qrels) == 3 and qrels[0].startswith("cost 0 ")
+
+    report = json.loads((out / "report.json").read_text())
+    assert report["retrieval"]["n"] == 3 and report["retrieval"]["gold_in_index"] == 3
+    assert report["answers"] == {"n": 3, "exact_match": pytest.approx(2 / 3, abs=1e-4),
+                                 "f1": pytest.approx(2 / 3, abs=1e-4),
+                                 "contains_gold": pytest.approx(2 / 3, abs=1e-4)}
+    assert report["multiple_choice"]["n"] == 2
+    assert report["multiple_choice"]["accuracy"] == 0.5
+    assert report["citations"]["quote_exact"] == 1.0
+    assert report["refusals"]["refusal_rate"] == 1.0
+    assert report["refusals"]["false_refusal_rate"] == 0.0  # "winner" is wrong, not refused
+    assert report["latency"]["p50_s"] is not None and report["latency"]["wall_s"] > 0
+    md = (out / "report.md").read_text()
+    assert "| Recall@5 |" in md and "| Exact quotes | 1.000 |" in md
+    assert (out / "report.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_as_of_keeps_later_reports_out(setup: FakeGenerator, tmp_path: Path) -> None:
+    runner.invoke(app, ["eval", "q.jsonl", "--out", "run"])
+    answers = {json.loads(x)["id"]: json.loads(x)
+               for x in (tmp_path / "run" / "answers.jsonl").read_text().splitlines()}
+    # The April update ("August") is after as_of; only the March article may be cited.
+    assert answers["begin"]["answer"] == "June [1]."
+    assert {c["published"] for c in answers["begin"]["citations"]} == {"2024-03-01"}
+
+
+def test_a_killed_run_resumes_where_it_stopped(setup: FakeGenerator, tmp_path: Path) -> None:
+    assert runner.invoke(app, ["eval", "q.jsonl", "--out", "run", "--limit", "2"]).exit_code == 0
+    answers_file = tmp_path / "run" / "answers.jsonl"
+    with answers_file.open("a") as handle:
+        handle.write('{"id": "begin", "answ')  # a line cut short by a kill
+    calls = len(setup.prompts)
+    result = runner.invoke(app, ["eval", "q.jsonl", "--out", "run", "--limit", "4"])
+    assert result.exit_code == 0, result.output
+    assert len(setup.prompts) - calls == 2  # only the two unanswered questions ran
+    ids = [json.loads(x)["id"] for x in answers_file.read_text().splitlines()]
+    assert ids == ["cost", "winner", "begin", "nobody"]
+    other = runner.invoke(app, ["eval", "q.jsonl", "--out", "run", "--k", "3"])
+    assert other.exit_code == 1 and "other settings" in other.stderr
+
+
+def test_question_files(tmp_path: Path) -> None:
+    txt = tmp_path / "q.txt"
+    txt.write_text("# a comment\nWho won?\n\nWhat did it cost?\n", encoding="utf-8")
+    assert [(q.id, q.question) for q in load_questions(txt)] == [
+        ("q2", "Who won?"), ("q4", "What did it cost?")]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "ok"}\n{"answers": []}\n', encoding="utf-8")
+    with pytest.raises(NewsqaError, match=r"bad.jsonl:2: no `question`"):
+        load_questions(bad)
+    dup = tmp_path / "dup.jsonl"
+    dup.write_text('{"id": "a", "question": "x"}\n{"id": "a", "question": "y"}\n')
+    with pytest.raises(NewsqaError, match="used twice"):
+        load_questions(dup)

@@ -348,5 +348,60 @@ def index_info(
         console.print(f"size on disk {info['size_bytes'] / 1e6:.1f} MB")
 
 
+@index_app.command("doctor")
+def index_doctor(
+    ctx: typer.Context,
+    repair: Annotated[bool, typer.Option(help="Rebuild what can be rebuilt from the store.")
+                      ] = False,
+    index: IndexName = "default",
+    index_dir: IndexDir = Path("indexes"),
+) -> None:
+    """Check that an index's manifest, store, full-text table and vectors agree."""
+    from qa.doctor import check
+    from qa.store import Index
+
+    with _user_errors(ctx), Index.open(index_dir / index, None, write=repair) as store:
+        result = check(store, repair=repair)
+        console.print(f"[bold]{store.path}[/]: " + ", ".join(
+            f"{k} {v}" for k, v in result.facts.items()))
+        for problem in result.problems:
+            console.print(f"[red]problem[/] {problem}")
+        for fixed in result.repaired:
+            console.print(f"[green]repaired[/] {fixed}")
+        if not result.problems:
+            console.print("[green]sound[/]: manifest, store, full-text table and vectors agree")
+        elif not result.sound:
+            console.print("[dim]run `newsqa index doctor --repair` to rebuild what can be "
+                          "rebuilt[/]" if not repair else "[red]not all problems could be "
+                          "repaired[/]")
+            raise typer.Exit(1)
+
+
+@app.command("rm")
+def remove(
+    ctx: typer.Context,
+    ids: Annotated[list[str] | None, typer.Option("--id", help="Article id (repeatable).")
+                   ] = None,
+    urls: Annotated[list[str] | None, typer.Option("--url", help="Article URL (repeatable).")
+                    ] = None,
+    sources: Annotated[list[str] | None, typer.Option("--source", help=(
+        "Every article of this outlet (whole name, any case; repeatable)."))] = None,
+    index: IndexName = "default",
+    index_dir: IndexDir = Path("indexes"),
+) -> None:
+    """Remove articles from an index by id, URL or outlet."""
+    from qa.store import Index
+
+    with _user_errors(ctx):
+        if not (ids or urls or sources):
+            raise NewsqaError("nothing to remove", hint="give --id, --url or --source")
+        with Index.open(index_dir / index, None, write=True) as store:
+            found = store.find(ids=ids or (), urls=urls or (), sources=sources or ())
+            removed = store.remove(found)
+            store.commit_vectors()
+            console.print(f"removed {removed} articles; the index now holds "
+                          f"{store.counts()['articles']}")
+
+
 def main() -> None:
     app()

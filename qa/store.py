@@ -129,9 +129,9 @@ class Index:
     def open(cls, path: Path, embedder: EmbedderSpec | None, chunking: ChunkParams | None = None,
              *, create: bool = False, write: bool = False) -> Index:
         """Open `path`; with `create`, make it if missing. Refuses a different embedder
-        (`embedder=None` opens any index read-only, to inspect it)."""
-        if embedder is None and (create or write):
-            raise ValueError("writing an index needs its embedder")
+        (`embedder=None` skips that check: for inspecting or removing, never for adding)."""
+        if embedder is None and create:
+            raise ValueError("creating an index needs its embedder")
         manifest_path = path / MANIFEST
         if not manifest_path.exists():
             if not create:
@@ -233,7 +233,7 @@ class Index:
     def dim(self) -> int:
         return int(self.manifest["embedder"]["dim"])
 
-    def _generation(self) -> int:
+    def generation(self) -> int:
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         return int(row[0]) if row else 0
 
@@ -256,7 +256,7 @@ class Index:
         replacing any stored article with the same id."""
         if self._lock is None:
             raise RuntimeError("index opened read-only")
-        with self._transaction():
+        with self.transaction():
             for article, digest, origin, chunks, vectors in items:
                 self._delete_article(article.id)
                 cur = self.conn.execute(
@@ -283,6 +283,29 @@ class Index:
             self._bump_generation()
         self._vectors = None
 
+    def remove(self, article_ids: Sequence[str]) -> int:
+        """Delete articles (and their chunks and vectors) in one transaction; returns how many."""
+        if self._lock is None:
+            raise RuntimeError("index opened read-only")
+        with self.transaction():
+            removed = sum(self._delete_article(a) for a in article_ids)
+            if removed:
+                self._bump_generation()
+        self._vectors = None
+        return removed
+
+    def find(self, *, ids: Sequence[str] = (), urls: Sequence[str] = (),
+             sources: Sequence[str] = ()) -> list[str]:
+        """Ids of stored articles with any of these ids, URLs or outlets (outlet names match
+        case-insensitively and whole)."""
+        found: dict[str, None] = {}
+        for values, compare in ((ids, "id = ?"), (urls, "url = ?"),
+                                (sources, "lower(source) = lower(?)")):
+            for value in values:
+                rows = self.conn.execute(f"SELECT id FROM articles WHERE {compare}", (value,))
+                found.update((r[0], None) for r in rows)
+        return list(found)
+
     def _delete_article(self, article_id: str) -> bool:
         row = self.conn.execute("SELECT rowid FROM articles WHERE id = ?", (article_id,)).fetchone()
         if not row:
@@ -303,7 +326,7 @@ class Index:
         )
 
     @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
+    def transaction(self) -> Iterator[None]:
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield
@@ -319,7 +342,7 @@ class Index:
 
         data = faiss.serialize_index(vectors)
         _write_atomic(self.path / VECTORS, np.asarray(data).tobytes())
-        self.manifest["generation"] = self._generation()
+        self.manifest["generation"] = self.generation()
         self._save_manifest()
 
     def _save_manifest(self) -> None:
@@ -336,7 +359,7 @@ class Index:
         if self._vectors is not None:
             return self._vectors
         file = self.path / VECTORS
-        generation = self._generation()
+        generation = self.generation()
         expected = self.counts()["chunks"]
         if trust_file and file.exists() and self.manifest.get("generation") == generation:
             try:

@@ -95,3 +95,20 @@ def test_models_prefers_a_gguf_in_models_dir(cli: Path, monkeypatch: pytest.Monk
     assert "* mine.gguf" in result.output
     monkeypatch.setenv("NEWSQA_MODEL", str(cli / "models" / "mine.gguf"))
     assert "NEWSQA_MODEL" in runner.invoke(app, ["models"]).output
+
+
+def test_doctor_and_rm(cli: Path) -> None:
+    runner.invoke(app, ["ingest", "--sample"])
+    result = runner.invoke(app, ["index", "doctor"])
+    assert result.exit_code == 0 and "sound" in result.output
+    (cli / "indexes" / "default" / "vectors.faiss").unlink()
+    result = runner.invoke(app, ["index", "doctor"])
+    assert result.exit_code == 1 and "vectors.faiss is missing" in result.output
+    result = runner.invoke(app, ["index", "doctor", "--repair"])
+    assert result.exit_code == 0 and "repaired" in result.output
+    assert "sound" in runner.invoke(app, ["index", "doctor"]).output
+    result = runner.invoke(app, ["rm", "--source", "harbor ledger"])
+    assert result.exit_code == 0 and "removed 4 articles" in result.output
+    info = json.loads(runner.invoke(app, ["index", "info", "--json"]).stdout)
+    assert info["articles"] == 20 and "Harbor Ledger" not in info["outlets"]
+    assert runner.invoke(app, ["rm"]).exit_code == 1

@@ -136,3 +136,36 @@ def test_no_module_loads_pickles_or_evaluates_code() -> None:
         assert "import pickle" not in text and "allow_pickle=True" not in text, source
         assert not re.search(r"(?<![\w.])(eval|exec)\(", text), source
         assert "yaml.load(" not in text and "torch.load(" not in text, source
+
+
+def test_remove_by_id_url_and_outlet(index_path: Path, archive: Path,
+                                     embedder: FakeEmbedder) -> None:
+    _ingest(index_path, embedder, archive)
+    with open_index(index_path, embedder) as index:
+        found = index.find(urls=[ARTICLES[0]["url"]], sources=["evening dispatch"])
+        assert len(found) == 2
+        assert index.remove(found) == 2
+        index.commit_vectors()
+    with open_index(index_path, embedder, write=False) as index:
+        assert index.counts()["articles"] == 1
+        hits = index.search_dense(embedder.embed(["marathon footbridge"])[0], 10, Filters())
+        sources = {a.source for _, a in index.chunks_by_rowid([r for r, _ in hits]).values()}
+        assert sources == {"Lakeside Courier"}
+        assert index.search_lexical("marathon", 10, Filters()) == []
+
+
+def test_doctor_finds_and_repairs_derived_parts(index_path: Path, archive: Path,
+                                                embedder: FakeEmbedder) -> None:
+    from qa.doctor import check
+
+    _ingest(index_path, embedder, archive)
+    with open_index(index_path, embedder) as index:
+        assert check(index).problems == []
+        index.conn.execute("DELETE FROM chunks_fts WHERE rowid = 1")
+        (index_path / VECTORS).write_bytes(b"truncated")
+        problems = check(index).problems
+        assert any("full-text" in p for p in problems) and any(VECTORS in p for p in problems)
+        repaired = check(index, repair=True)
+        assert len(repaired.repaired) == 2 and repaired.sound
+        assert check(index).problems == []
+        assert index.search_lexical("footbridge cost", 5, Filters())

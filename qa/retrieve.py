@@ -23,7 +23,7 @@ class RetrieveParams:
     lexical_weight: float = 1.0
     # News is about what is recent: with an end date (--until/--as-of), an article published
     # `recency_half_life` days before it gets half of `recency_weight` rank-1 RRF scores extra.
-    recency_weight: float = 0.0
+    recency_weight: float = 1.5
     recency_half_life: float = 7.0
 
 

@@ -85,3 +85,23 @@ def test_the_seed_questions_on_the_seed_article(tmp_path: Path) -> None:
         right += answer["answerable"] and found and bool(answer["citations"])
     assert refused_unanswerable
     assert right >= 6
+
+
+def test_option_scores_then_generation_share_the_cache_safely() -> None:
+    from qa.generators import LlamaGenerator
+    from qa.models import default_gguf
+    from qa.prompts import SHORT_ANSWER_STOP, SHORT_ANSWER_TEMPLATE
+
+    path = default_gguf()
+    assert path is not None
+    generator = LlamaGenerator(path)
+    prompt = SHORT_ANSWER_TEMPLATE.format(
+        context="The Riverton council voted on Tuesday to keep the ferry terminals at Dock "
+                "Street and Pier 9 open all winter.",
+        question="Which terminals will stay open?")
+    before = "".join(generator.complete(prompt, max_tokens=16, stop=SHORT_ANSWER_STOP))
+    scores = generator.score_options(prompt, ["Dock Street and Pier 9", "Harbor Road"])
+    assert scores[0] > scores[1]
+    assert scores == generator.score_options(prompt, ["Dock Street and Pier 9", "Harbor Road"])
+    after = "".join(generator.complete(prompt, max_tokens=16, stop=SHORT_ANSWER_STOP))
+    assert after == before  # scoring leaves no stale logits behind

@@ -1,0 +1,207 @@
+"""What every reader shares: the records a reader yields besides Articles, content ids, dates,
+the JSON-object-to-Article mapping, and bounded reading of plain or gzipped files."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO, cast
+
+from qa.records import Article
+
+GZIP_MAGIC = b"\x1f\x8b"
+MB = 1024 * 1024
+
+TEXT_KEYS = ("text", "body", "content")
+DATE_KEYS = ("published", "date")
+KNOWN_KEYS = {"id", "url", "title", "source", "authors", *TEXT_KEYS, *DATE_KEYS}
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A record or file that could not be read, and why.
+
+    `line` is the line of a text format, or the entry/record number of a feed or WARC."""
+
+    path: str
+    line: int | None
+    reason: str
+
+    def where(self) -> str:
+        return f"{self.path}:{self.line}" if self.line else self.path
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file that is not an archive (a question file in the same folder, say): left alone."""
+
+    path: str
+    reason: str
+
+
+def content_id(url: str | None, text: str) -> str:
+    """Ids come from content: a hash of the URL, else of the whitespace-normalised text."""
+    key = ("url:" + url.strip()) if url and url.strip() else "text:" + " ".join(text.split())
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+def content_hash(article: Article) -> str:
+    payload = json.dumps(
+        [article.url, article.title, article.text, article.published, article.source,
+         list(article.authors)],
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+# --- dates -----------------------------------------------------------------------------------
+
+_MONTHS = {
+    m: i + 1
+    for i, names in enumerate(
+        [("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"),
+         ("may",), ("jun", "june"), ("jul", "july"), ("aug", "august"),
+         ("sep", "sept", "september"), ("oct", "october"), ("nov", "november"),
+         ("dec", "december")]
+    )
+    for m in names
+}
+_ISO = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?")
+_WRITTEN = re.compile(
+    r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?\s+(\d{1,2}),?\s+(\d{4})",
+    re.IGNORECASE,
+)
+
+
+def parse_date(value: str) -> str | None:
+    """An ISO date or datetime, or a written date ("December 9, 2024"), as ISO; else None."""
+    value = value.strip()
+    match = _ISO.match(value)
+    if match:
+        year, month, day = (int(g) for g in match.groups()[:3])
+        try:
+            datetime(year, month, day)
+        except ValueError:
+            return None
+        if match.group(4):
+            return f"{year:04d}-{month:02d}-{day:02d}T{match.group(4)}:{match.group(5)}:" + (
+                match.group(6) or "00"
+            )
+        return f"{year:04d}-{month:02d}-{day:02d}"
+    match = _WRITTEN.search(value)
+    if match:
+        month = _MONTHS[match.group(1).lower().rstrip(".")]
+        day, year = int(match.group(2)), int(match.group(3))
+        try:
+            datetime(year, month, day)
+        except ValueError:
+            return None
+        return f"{year:04d}-{month:02d}-{day:02d}"
+    return None
+
+
+# --- records ---------------------------------------------------------------------------------
+
+
+def split_authors(value: Any) -> tuple[str, ...]:
+    """A list of names, or one string of names separated by commas, semicolons or "and"."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        parts = re.split(r"\s*(?:,|;|\band\b)\s*", value)
+        return tuple(p.strip() for p in parts if p.strip())
+    if isinstance(value, list):
+        return tuple(str(v).strip() for v in value if str(v).strip())
+    return (str(value),)
+
+
+def article_from_record(record: dict[str, Any], fields: Mapping[str, str] | None = None) -> Article:
+    """Build an Article from one JSON object; raises ValueError with a reason a user can act on.
+
+    `fields` maps an Article field to the column that holds it in this export
+    (`{"text": "article_body"}`); a mapped field is read from that column only.
+    """
+    fields = fields or {}
+    text_keys = (fields["text"],) if "text" in fields else TEXT_KEYS
+    date_keys = (fields["published"],) if "published" in fields else DATE_KEYS
+    text = next((record[k] for k in text_keys if isinstance(record.get(k), str)), None)
+    if text is None:
+        if "text" in fields:
+            raise ValueError(f"no text: the column `{fields['text']}` (given for `text`) is "
+                             "missing or not a string")
+        raise ValueError("no text: give the article body as `text` (or `body`, `content`)")
+    if not text.strip():
+        raise ValueError("empty text: the article has no body to index")
+    published = None
+    for key in date_keys:
+        raw = record.get(key)
+        if raw not in (None, ""):
+            published = parse_date(str(raw))
+            if published is None:
+                raise ValueError(f"`{key}` is not a date: {str(raw)[:40]!r} (use YYYY-MM-DD)")
+            break
+
+    def column(name: str) -> Any:
+        return record.get(fields.get(name, name))
+
+    url = column("url") or None
+    used = {fields.get(k, k) for k in ("id", "url", "title", "source", "authors")}
+    used.update(text_keys, date_keys)  # with no mapping, exactly KNOWN_KEYS
+    return Article(
+        id=str(column("id") or content_id(url, text)),
+        text=text,
+        url=str(url) if url else None,
+        title=str(column("title") or "").strip(),
+        published=published,
+        source=str(column("source")).strip() if column("source") else None,
+        authors=split_authors(column("authors")),
+        extra={k: v for k, v in record.items() if k not in used},
+    )
+
+
+# --- files -----------------------------------------------------------------------------------
+
+
+class TooLarge(ValueError):
+    """A file (or what a gzip file unpacks to) is over the size a reader takes whole."""
+
+
+def is_gzip(path: Path) -> bool:
+    with path.open("rb") as handle:
+        return handle.read(2) == GZIP_MAGIC
+
+
+def open_binary(path: Path) -> BinaryIO:
+    """The file's bytes, unpacked as they are read when it is gzipped (told by its first
+    bytes, not its name)."""
+    if is_gzip(path):
+        return cast(BinaryIO, gzip.open(path, "rb"))
+    return path.open("rb")
+
+
+def read_capped(path: Path, limit: int) -> bytes:
+    """The whole (unpacked) file, refusing anything over `limit` bytes: a gzip bomb stops at
+    the limit instead of filling memory. Raises TooLarge, OSError, EOFError or
+    zlib.error."""
+    with open_binary(path) as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        packed = " unpacked" if is_gzip(path) else ""
+        raise TooLarge(f"the file is over {limit // MB} MB{packed}; split it or leave it out")
+    return data
+
+
+def head_bytes(path: Path, size: int = 8192) -> bytes:
+    """The first `size` bytes of the (unpacked) file, for telling its kind."""
+    try:
+        with open_binary(path) as handle:
+            return handle.read(size)
+    except (OSError, EOFError, zlib.error):
+        return b""

@@ -1,0 +1,120 @@
+"""Which reader a file needs: by its name, else by its first bytes; and the walk over folders."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+
+from qa.readers.common import Rejected, Skipped, head_bytes
+from qa.readers.feeds import FEED_SUFFIXES, read_feed
+from qa.readers.html import HTML_SUFFIXES, read_html
+from qa.readers.jsonl import JSONL_SUFFIXES, read_jsonl
+from qa.readers.text import TEXT_SUFFIXES, read_text
+from qa.readers.warc import WARC_SUFFIXES, read_warc
+from qa.records import Article
+
+SUPPORTED = ("article JSONL (.jsonl, .jsonl.gz, .ndjson), text (.txt, .md), HTML (.html, .htm), "
+             "RSS/Atom (.rss, .atom, .xml) or WARC (.warc, .warc.gz), plain or gzipped")
+UNKNOWN_KIND = f"unknown kind of file; use {SUPPORTED}"
+
+_BY_NAME = (
+    (JSONL_SUFFIXES, "jsonl"),
+    (TEXT_SUFFIXES, "text"),
+    (HTML_SUFFIXES, "html"),
+    (FEED_SUFFIXES, "feed"),
+    (WARC_SUFFIXES, "warc"),
+)
+# What may stand before an XML or HTML document's first element.
+_PROLOGUE = re.compile(rb"\s*(?:<\?.*?\?>|<!--.*?-->|<!doctype[^>]*>)", re.DOTALL)
+_FIRST_TAG = re.compile(rb"\s*<([a-z][\w:.-]*)")
+_FEED_ROOTS = {b"rss", b"feed", b"rdf:rdf"}
+_HTML_ROOTS = {b"html", b"head", b"body"}
+
+
+def _markup_kind(lower: bytes) -> str | None:
+    at = 0
+    while match := _PROLOGUE.match(lower, at):
+        if match.group(0).lstrip().startswith(b"<!doctype html"):
+            return "html"
+        at = match.end()
+    tag = _FIRST_TAG.match(lower, at)
+    if tag is None:
+        # An XML declaration whose root lies past the bytes looked at: most likely a feed.
+        return "feed" if lower.startswith(b"<?xml") else None
+    if tag.group(1) in _FEED_ROOTS:
+        return "feed"
+    return "html" if tag.group(1) in _HTML_ROOTS else None
+
+
+def _looks_like_jsonl(head: bytes) -> bool:
+    """A first line that is a whole JSON object (or longer than the bytes looked at), so a
+    pretty-printed JSON document is not taken for one article a line."""
+    first, newline, _ = head.partition(b"\n")
+    if not newline:
+        return True
+    try:
+        return isinstance(json.loads(first), dict)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return False
+
+
+def sniff(head: bytes) -> str | None:
+    """The kind of a file from its first (unpacked) bytes, or None."""
+    head = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if head.startswith((b"WARC/1.", b"WARC/0.")):
+        return "warc"
+    if head.startswith(b"{"):
+        return "jsonl" if _looks_like_jsonl(head) else None
+    if head.startswith(b"<"):
+        return _markup_kind(head.lower())
+    return None
+
+
+def reader_for(path: Path) -> str | None:
+    """"jsonl", "text", "html", "feed" or "warc"; a name that does not tell (no or another
+    extension, `.xml`, `.gz`) is settled by the file's first bytes, unpacked if gzipped."""
+    name = path.name.lower()
+    for suffixes, kind in _BY_NAME:
+        if name.endswith(suffixes):
+            return kind
+    return sniff(head_bytes(path))
+
+
+def _hidden(path: Path, root: Path) -> bool:
+    return any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+def expand_paths(paths: Iterable[Path]) -> Iterator[Path | Rejected]:
+    """Files named directly, and the readable files under named folders (sorted, recursive,
+    leaving out hidden files and folders)."""
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(p for p in path.rglob("*") if p.is_file()):
+                if _hidden(child, path) or reader_for(child) is None:
+                    continue
+                yield child
+        elif path.is_file():
+            yield path if reader_for(path) is not None else Rejected(str(path), None, UNKNOWN_KIND)
+        else:
+            yield Rejected(str(path), None, "no such file or folder")
+
+
+def read_path(path: Path, fields: Mapping[str, str] | None = None,
+              ) -> Iterator[Article | Rejected | Skipped]:
+    """The articles in one file. `fields` renames the columns of a JSONL export (see
+    `parse_field_mapping`); other formats carry their own field names and ignore it."""
+    kind = reader_for(path)
+    if kind == "jsonl":
+        yield from read_jsonl(path, fields)
+    elif kind == "text":
+        yield from read_text(path)
+    elif kind == "html":
+        yield from read_html(path)
+    elif kind == "feed":
+        yield from read_feed(path)
+    elif kind == "warc":
+        yield from read_warc(path)
+    else:
+        yield Rejected(str(path), None, UNKNOWN_KIND)

@@ -1,0 +1,82 @@
+"""Saved web pages: trafilatura finds the article (leaving out navigation, footers, cookie
+banners and comments) and its title, date, author, outlet and canonical URL."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from qa.readers.common import (
+    MB,
+    Rejected,
+    TooLarge,
+    content_id,
+    parse_date,
+    read_capped,
+    split_authors,
+)
+from qa.records import Article
+
+HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz")
+MAX_HTML_BYTES = 20 * MB
+
+
+def _paragraphs(text: str, title: str) -> str:
+    """trafilatura's lines as blank-line-separated paragraphs, without a repeated headline."""
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    if lines and title and lines[0].casefold() == " ".join(title.split()).casefold():
+        lines = lines[1:]
+    return "\n\n".join(lines)
+
+
+def extract_article(page: bytes | str, *, url: str | None = None,
+                    fallback_date: str | None = None) -> Article:
+    """The article in one HTML page. `url` is used when the page names no canonical URL, and
+    `fallback_date` (ISO) when it carries no date. Raises ValueError when there is no text."""
+    import trafilatura
+    from trafilatura.settings import set_date_params
+
+    try:
+        doc = trafilatura.bare_extraction(
+            page, url=url, with_metadata=True, include_comments=False,
+            # No guessing from copyright lines or stray numbers: a wrong date is worse than none.
+            date_extraction_params=set_date_params(extensive=False),
+        )
+    except Exception as exc:  # lxml and trafilatura raise many kinds on a malformed page
+        raise ValueError(f"the page could not be parsed ({exc.__class__.__name__}); "
+                         "check that it is an HTML file") from exc
+    if doc is None or isinstance(doc, dict) or not (doc.text or "").strip():
+        raise ValueError("no article text found in the page; is it an article page?")
+    title = " ".join((doc.title or "").split())
+    text = _paragraphs(doc.text or "", title)
+    if not text:
+        raise ValueError("the page has a headline but no article text")
+    page_url = doc.url or url
+    published = (parse_date(doc.date) if doc.date else None) or fallback_date
+    return Article(
+        id=content_id(page_url, text),
+        text=text,
+        url=page_url,
+        title=title,
+        published=published,
+        source=(doc.sitename or "").strip() or None,
+        authors=split_authors(doc.author),
+    )
+
+
+def read_html(path: Path) -> Iterator[Article | Rejected]:
+    """One article from a saved page (plain or gzipped, at most MAX_HTML_BYTES unpacked)."""
+    try:
+        page = read_capped(path, MAX_HTML_BYTES)
+    except TooLarge as exc:
+        yield Rejected(str(path), None, str(exc))
+        return
+    except (OSError, EOFError, zlib.error) as exc:
+        yield Rejected(str(path), None, f"cannot read the file ({exc})")
+        return
+    try:
+        yield extract_article(page)
+    except ValueError as exc:
+        yield Rejected(str(path), None, str(exc))

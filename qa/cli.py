@@ -112,9 +112,13 @@ SAMPLE = files("qa") / "sample" / "archive.jsonl"
 def ingest(
     ctx: typer.Context,
     paths: Annotated[list[Path] | None, typer.Argument(
-        help="Files or folders: .jsonl, .jsonl.gz, .txt, .md.", show_default=False)] = None,
+        help="Files or folders: JSONL, text/Markdown, HTML, RSS/Atom, WARC (any of them gzipped).",
+        show_default=False)] = None,
     sample: Annotated[bool, typer.Option("--sample", help="Ingest the bundled sample archive.")
                       ] = False,
+    field: Annotated[list[str] | None, typer.Option("--field", help=(
+        "FIELD=COLUMN: read an article field from another JSONL column, e.g. "
+        "text=article_body (repeatable)."))] = None,
     index: IndexName = "default",
     index_dir: IndexDir = Path("indexes"),
 ) -> None:
@@ -122,10 +126,15 @@ def ingest(
     from rich.progress import SpinnerColumn
 
     from qa.ingest import ingest as run_ingest
+    from qa.readers import parse_field_mapping
     from qa.render import render_ingest
     from qa.store import Index
 
     with _user_errors(ctx):
+        try:
+            fields = parse_field_mapping(field or [])
+        except ValueError as exc:
+            raise NewsqaError(str(exc), hint="see `newsqa ingest --help`") from None
         targets = list(paths or [])
         if sample:
             targets.append(Path(str(SAMPLE)))
@@ -142,7 +151,7 @@ def ingest(
                 def tick(origin: str, _chunks: int) -> None:
                     progress.update(task, advance=1, description=Path(origin).name)
 
-                report = run_ingest(targets, store, embedder, on_article=tick)
+                report = run_ingest(targets, store, embedder, fields=fields, on_article=tick)
             render_ingest(console, report, str(store.path))
         if report.rejected:
             raise typer.Exit(2)

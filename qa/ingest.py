@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +30,7 @@ def embedding_text(article: Article, chunk_text: str) -> str:
 
 
 def ingest(paths: Iterable[Path], index: Index, embedder: Embedder, *, batch_size: int = 32,
+           fields: Mapping[str, str] | None = None,
            on_article: Callable[[str, int], None] | None = None) -> IngestReport:
     """Store the articles under `paths`; `on_article(file, chunks)` is called for each one.
 
@@ -68,7 +69,7 @@ def ingest(paths: Iterable[Path], index: Index, embedder: Embedder, *, batch_siz
                 report.rejected.append(entry)
                 continue
             report.files += 1
-            for item in read_path(entry):
+            for item in read_path(entry, fields):
                 if isinstance(item, Rejected):
                     report.rejected.append(item)
                     continue

@@ -112,3 +112,17 @@ def test_doctor_and_rm(cli: Path) -> None:
     info = json.loads(runner.invoke(app, ["index", "info", "--json"]).stdout)
     assert info["articles"] == 20 and "Harbor Ledger" not in info["outlets"]
     assert runner.invoke(app, ["rm"]).exit_code == 1
+
+
+def test_field_mapping_for_other_exports(cli: Path) -> None:
+    export = cli / "export.jsonl"
+    export.write_text(json.dumps({"article_body": "The Riverton ferry adds two sailings.",
+                                  "headline": "Ferry adds sailings", "site": "Courier"}) + "\n",
+                      encoding="utf-8")
+    result = runner.invoke(app, ["ingest", str(export), "--field", "text=article_body",
+                                 "--field", "title=headline", "--field", "source=site"])
+    assert result.exit_code == 0, result.output
+    info = json.loads(runner.invoke(app, ["index", "info", "--json"]).stdout)
+    assert info["outlets"] == {"Courier": 1}
+    bad = runner.invoke(app, ["ingest", str(export), "--field", "body"])
+    assert bad.exit_code == 1 and "FIELD=COLUMN" in bad.stderr

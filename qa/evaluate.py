@@ -194,7 +194,7 @@ def answer_one(question: Question, *, index: Index, embedder: Embedder, generato
                 "wall_s": time.perf_counter() - began}
     record: dict[str, Any] = {"id": question.id, **answer.to_json()}
     if question.choices:
-        picked, rule = pick_choice(answer, question.choices, generator)
+        picked, rule = pick_choice(answer, question.choices, generator, embedder)
         record.update(choice=question.choices[picked], choice_index=picked, choice_rule=rule)
     record["wall_s"] = round(time.perf_counter() - began, 4)
     return record

@@ -20,8 +20,8 @@ METRICS = [
     ("answers", "contains_gold", "Gold in answer", "a normalised gold answer appears, on word "
      "boundaries, in the answer"),
     ("multiple_choice", "accuracy", "Multiple choice", "the picked choice is a gold answer (pick: "
-     "the choice the verified answer names, else the one the model scores most likely given the "
-     "evidence)"),
+     "highest sum of z-scored passage coverage, passage closeness and the model's likelihood "
+     "gain from the evidence)"),
     ("citations", "cites_gold", "Cites a gold article", "share of questions whose gold article is "
      "in the index whose answer cites it (refusals count as not citing)"),
     ("citations", "gold_share", "Citations that are gold", "share of citations, on those "

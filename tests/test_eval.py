@@ -46,7 +46,10 @@ def test_eval_writes_every_file_with_pinned_metrics(setup: FakeGenerator, tmp_pa
     answers = [json.loads(line) for line in (out / "answers.jsonl").read_text().splitlines()]
     assert [a["id"] for a in answers] == ["cost", "winner", "begin", "nobody"]
     assert answers[0]["answer"] == "$4.2 million [1]." and answers[0]["choice"] == "$4.2 million"
-    assert answers[1]["choice"] == "Sigrid Paulsen"  # the (wrong) answer names a choice
+    # The short answer is wrong; the pick weighs the passages, not the answer.
+    assert answers[1]["answer"] == "Sigrid Paulsen [1]."
+    assert answers[1]["choice"] == "Orlin Maddox"
+    assert answers[1]["choice_rule"] == "coverage+closeness"  # the fake cannot score options
     assert answers[3]["answerable"] is False  # "Pablo Picasso" is in no article
 
     run = (out / "run.trec").read_text().splitlines()
@@ -61,7 +64,7 @@ def test_eval_writes_every_file_with_pinned_metrics(setup: FakeGenerator, tmp_pa
                                  "f1": pytest.approx(2 / 3, abs=1e-4),
                                  "contains_gold": pytest.approx(2 / 3, abs=1e-4)}
     assert report["multiple_choice"]["n"] == 2
-    assert report["multiple_choice"]["accuracy"] == 0.5
+    assert report["multiple_choice"]["accuracy"] == 1.0
     assert report["citations"]["quote_exact"] == 1.0
     assert report["refusals"]["refusal_rate"] == 1.0
     assert report["refusals"]["false_refusal_rate"] == 0.0  # "winner" is wrong, not refused

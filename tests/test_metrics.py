@@ -67,3 +67,16 @@ def test_percentiles_interpolate_like_numpy() -> None:
     assert percentile(values, 90) == pytest.approx(3.7)
     assert percentile([5.0], 90) == 5.0
     assert math.isnan(percentile([], 50))
+
+
+def test_choice_coverage_counts_the_words_a_choice_adds() -> None:
+    from qa.choices import coverage
+
+    passages = ["Orlin Maddox won the marathon.", "Maddox led from the start; Maddox won."]
+    scores = coverage("Who won the marathon?", ["Orlin Maddox", "Sigrid Paulsen", "marathon"],
+                      passages)
+    # Orlin (1 time) and Maddox (3 times) both present: 1 + 0.01 * (1 + 3) / 2
+    assert scores[0] == pytest.approx(1.02)
+    assert scores[1] == 0.0
+    # "marathon" adds nothing to the question, so its own words are all of its words
+    assert scores[2] == pytest.approx(1.0 + 0.01 * 1)

@@ -77,3 +77,24 @@ def test_bad_questions_and_k_are_clear_errors(built: Path, embedder: FakeEmbedde
         with pytest.raises(NewsqaError, match="--k"):
             ask("why?", index=index, embedder=embedder, generator=generator,
                 params=AskParams(retrieve=replace(RetrieveParams(), k=10_000)))
+
+
+def test_a_refused_draft_is_retried_from_the_best_sentence_alone(built: Path,
+                                                                 embedder: FakeEmbedder) -> None:
+    class Distracted(FakeGenerator):
+        """Wrong when shown several sentences, right when shown one."""
+
+        def complete(self, prompt, *, max_tokens, stop):  # type: ignore[no-untyped-def]
+            self.prompts.append(prompt)
+            context = prompt.rsplit("Context:", 1)[1].split("\nQuestion:")[0]
+            yield "$4.2 million" if context.count(". ") == 0 else "Paris"
+
+    generator = Distracted()
+    with open_index(built, embedder, write=False) as index:
+        answer = ask("How much will the Alder Bay footbridge cost?", index=index,
+                     embedder=embedder, generator=generator)
+        assert answer.answerable and answer.answer == "$4.2 million [1]."
+        assert len(generator.prompts) == 2
+        no_retry = ask("How much will the Alder Bay footbridge cost?", index=index,
+                       embedder=embedder, generator=generator, params=AskParams(retries=0))
+        assert not no_retry.answerable

@@ -91,7 +91,8 @@ def test_a_killed_run_resumes_where_it_stopped(setup: FakeGenerator, tmp_path: P
     calls = len(setup.prompts)
     result = runner.invoke(app, ["eval", "q.jsonl", "--out", "run", "--limit", "4"])
     assert result.exit_code == 0, result.output
-    assert len(setup.prompts) - calls == 2  # only the two unanswered questions ran
+    asked = {p.rsplit("Question: ", 1)[1].split("\n")[0] for p in setup.prompts[calls:]}
+    assert asked == {QUESTIONS[2]["question"], QUESTIONS[3]["question"]}  # only the unanswered
     ids = [json.loads(x)["id"] for x in answers_file.read_text().splitlines()]
     assert ids == ["cost", "winner", "begin", "nobody"]
     other = runner.invoke(app, ["eval", "q.jsonl", "--out", "run", "--k", "3"])

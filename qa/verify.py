@@ -7,8 +7,9 @@ claim adds to the question:
 * the claim's *new* content words (stemmed; words that only repeat the question do not count)
   all appear in the evidence when there are one or two of them, or at least 70% when more;
 * every number in the claim appears in the evidence;
-* every name in the question (a capitalised word past the first) appears in the cited article,
-  so an answer about "China's foreign ministry" cannot rest on an article that never names China.
+* every name in the question (a capitalised word past the first) and every number in it (a
+  year, say) appears in the cited article or its date, so an answer about "China's foreign
+  ministry" or "the 2023 final" cannot rest on an article that never names China or 2023.
 
 A citation the generator wrote is kept when it passes; a sentence with no passing citation is
 given the best passing evidence, if any; a sentence with none is dropped. An answer with no
@@ -59,8 +60,11 @@ def support(claim: str, question: str, evidence: Evidence) -> float:
     coverage = sum(contains_term(t, found) for t in new) / len(new)
     if coverage < (1.0 if len(new) <= 2 else 0.7):
         return 0.0
-    article_terms = set(content_terms(evidence.article.title + "\n" + evidence.article.text))
+    article = evidence.article
+    article_terms = set(content_terms(f"{article.title}\n{article.text}\n{article.date or ''}"))
     if not all(contains_term(name, article_terms) for name in proper_names(question)):
+        return 0.0
+    if not all(n in article_terms for n in content_terms(question) if is_number(n)):
         return 0.0
     return coverage
 

@@ -68,3 +68,10 @@ def test_a_draft_that_declines_is_a_refusal() -> None:
     for draft in ("Not in the archive.", "The context does not say.", "", "Unknown"):
         result = verify(draft, BASES, EVIDENCE)
         assert not result.answerable and result.text == REFUSAL
+
+
+def test_numbers_in_the_question_must_be_in_the_cited_article() -> None:
+    assert support("Assad", "Who ruled for 24 years?", EVIDENCE[1]) == 1.0
+    assert support("Assad", "Who ruled Syria in 2031?", EVIDENCE[1]) == 0.0
+    # the article's own date counts
+    assert support("Assad", "Whose rule ended in 2024?", EVIDENCE[1]) == 1.0

@@ -122,6 +122,12 @@ class LlamaGenerator:
         llm.n_tokens = len(tokens) - 1
         return scores
 
+    def close(self) -> None:
+        """Free the model now rather than at interpreter exit."""
+        if self._llm is not None:
+            self._llm.close()
+            self._llm = None
+
     def count_tokens(self, text: str) -> int:
         return len(self.load().tokenize(text.encode("utf-8"), add_bos=False))
 

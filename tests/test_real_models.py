@@ -104,4 +104,5 @@ def test_option_scores_then_generation_share_the_cache_safely() -> None:
     assert scores[0] > scores[1]
     assert scores == generator.score_options(prompt, ["Dock Street and Pier 9", "Harbor Road"])
     after = "".join(generator.complete(prompt, max_tokens=16, stop=SHORT_ANSWER_STOP))
+    generator.close()
     assert after == before  # scoring leaves no stale logits behind

@@ -127,3 +127,15 @@ def test_expand_paths_walks_folders_and_names_unknown_files(tmp_path: Path) -> N
     assert found[:2] == [tmp_path / "a.jsonl", tmp_path / "sub" / "b.txt"]
     assert isinstance(found[2], Rejected) and "unknown kind" in found[2].reason
     assert isinstance(found[3], Rejected) and "no such file" in found[3].reason
+
+
+def test_the_bundled_sample_archive() -> None:
+    from qa.cli import SAMPLE
+
+    articles = [a for a in read_path(Path(str(SAMPLE))) if isinstance(a, Article)]
+    assert len(articles) == 24
+    assert len({a.source for a in articles}) == 5
+    assert all(a.published and a.url and a.title for a in articles)
+    # The refusal demo ("What did China's foreign ministry say ...?") relies on this.
+    assert not any("china" in (a.title + a.text).lower() for a in articles)
+    assert any("Tartus" in a.text and "Khmeimim" in a.text for a in articles)

@@ -198,6 +198,16 @@ def read_capped(path: Path, limit: int) -> bytes:
     return data
 
 
+def read_whole(path: Path, limit: int) -> bytes | Rejected:
+    """`read_capped`, with a file that is too big or unreadable turned into its rejection."""
+    try:
+        return read_capped(path, limit)
+    except TooLarge as exc:
+        return Rejected(str(path), None, str(exc))
+    except (OSError, EOFError, zlib.error) as exc:
+        return Rejected(str(path), None, f"cannot read the file ({exc})")
+
+
 def head_bytes(path: Path, size: int = 8192) -> bytes:
     """The first `size` bytes of the (unpacked) file, for telling its kind."""
     try:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-import zlib
 from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
@@ -14,10 +13,9 @@ from typing import Any
 from qa.readers.common import (
     MB,
     Rejected,
-    TooLarge,
     content_id,
     parse_date,
-    read_capped,
+    read_whole,
     split_authors,
 )
 from qa.records import Article
@@ -133,13 +131,9 @@ def read_feed(path: Path) -> Iterator[Article | Rejected]:
     """One article per entry; an entry that cannot be read is rejected under its number."""
     import feedparser
 
-    try:
-        data = read_capped(path, MAX_FEED_BYTES)
-    except TooLarge as exc:
-        yield Rejected(str(path), None, str(exc))
-        return
-    except (OSError, EOFError, zlib.error) as exc:
-        yield Rejected(str(path), None, f"cannot read the file ({exc})")
+    data = read_whole(path, MAX_FEED_BYTES)
+    if isinstance(data, Rejected):
+        yield data
         return
     # A stream, never a string: feedparser fetches a string that looks like a URL or a path.
     parsed = feedparser.parse(io.BytesIO(data))

@@ -3,17 +3,15 @@ banners and comments) and its title, date, author, outlet and canonical URL."""
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
 from qa.readers.common import (
     MB,
     Rejected,
-    TooLarge,
     content_id,
     parse_date,
-    read_capped,
+    read_whole,
     split_authors,
 )
 from qa.records import Article
@@ -68,13 +66,9 @@ def extract_article(page: bytes | str, *, url: str | None = None,
 
 def read_html(path: Path) -> Iterator[Article | Rejected]:
     """One article from a saved page (plain or gzipped, at most MAX_HTML_BYTES unpacked)."""
-    try:
-        page = read_capped(path, MAX_HTML_BYTES)
-    except TooLarge as exc:
-        yield Rejected(str(path), None, str(exc))
-        return
-    except (OSError, EOFError, zlib.error) as exc:
-        yield Rejected(str(path), None, f"cannot read the file ({exc})")
+    page = read_whole(path, MAX_HTML_BYTES)
+    if isinstance(page, Rejected):
+        yield page
         return
     try:
         yield extract_article(page)

@@ -264,7 +264,7 @@ def evaluate(
         TimeRemainingColumn,
     )
 
-    from qa.answer import AskParams
+    from qa.answer import MAX_K, AskParams
     from qa.evaluate import has_gold, load_questions, run_eval, score_run, write_trec
     from qa.records import Filters
     from qa.render import render_report
@@ -273,6 +273,8 @@ def evaluate(
     from qa.store import Index
 
     with _user_errors(ctx):
+        if not 1 <= k <= MAX_K:
+            raise NewsqaError(f"--k must be between 1 and {MAX_K}", hint="try --k 10")
         items = load_questions(questions)[:limit]
         out = out or Path("runs") / questions.name.split(".")[0]
         filters = Filters(since=_date(since, "--since"), until=_date(until, "--until"),
@@ -300,7 +302,7 @@ def evaluate(
             console.print(f"answers: {out / 'answers.jsonl'}")
             if has_gold(items):
                 run = json.loads((out / "run.json").read_text(encoding="utf-8"))
-                report = score_run(items, records, store, wall_s=run.get("wall_s"))
+                report = score_run(items, records, store, wall_s=run.get("wall_s"), k=k)
                 write_report(out, report, f"newsqa eval: {questions.name} ({len(items)} questions,"
                              f" {choice.path.name})")
                 render_report(console, report)
@@ -377,13 +379,16 @@ def index_doctor(
             console.print(f"[red]problem[/] {problem}")
         for fixed in result.repaired:
             console.print(f"[green]repaired[/] {fixed}")
-        if not result.problems:
+        left = check(store).problems if repair and result.problems else result.problems
+        if not left:
             console.print("[green]sound[/]: manifest, store, full-text table and vectors agree")
-        elif not result.sound:
-            console.print("[dim]run `newsqa index doctor --repair` to rebuild what can be "
-                          "rebuilt[/]" if not repair else "[red]not all problems could be "
-                          "repaired[/]")
-            raise typer.Exit(1)
+            return
+        if repair:
+            for problem in left:
+                console.print(f"[red]still wrong[/] {problem}")
+        else:
+            console.print("[dim]`newsqa index doctor --repair` rebuilds what can be rebuilt[/]")
+        raise typer.Exit(1)
 
 
 @app.command("rm")

@@ -20,10 +20,6 @@ class Checkup:
     repaired: list[str] = field(default_factory=list)
     facts: dict[str, int] = field(default_factory=dict)
 
-    @property
-    def sound(self) -> bool:
-        return not self.problems or len(self.repaired) == len(self.problems)
-
 
 def _one(index: Index, sql: str) -> int:
     return int(index.conn.execute(sql).fetchone()[0])

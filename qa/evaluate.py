@@ -109,8 +109,9 @@ def load_questions(path: Path) -> list[Question]:
 # --- running ---------------------------------------------------------------------------------
 
 
-def _read_done(path: Path, wanted: set[str]) -> list[dict[str, Any]]:
-    """Records already written; a line cut short by a kill is dropped (and rewritten away)."""
+def _read_done(path: Path, wanted: dict[str, str]) -> list[dict[str, Any]]:
+    """Records already written for these (id -> question) pairs; a record whose question text
+    differs (the file was edited) is not reused, and a line cut short by a kill is dropped."""
     if not path.exists():
         return []
     records, clean = [], True
@@ -120,8 +121,11 @@ def _read_done(path: Path, wanted: set[str]) -> list[dict[str, Any]]:
         except json.JSONDecodeError:
             clean = False
             continue
-        if isinstance(record, dict) and record.get("id") in wanted:
+        if (isinstance(record, dict) and record.get("id") in wanted
+                and record.get("question") == wanted[record["id"]]):
             records.append(record)
+        else:
+            clean = False  # another question's answer: leave it out of the file
     if not clean:
         tmp = path.with_suffix(".tmp")
         tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
@@ -157,16 +161,23 @@ def run_eval(questions: Sequence[Question], out: Path, *, index: Index, embedder
                 hint="resume with the same options, pick another --out, or add --restart",
             )
         run = previous
-    done = {r["id"]: r for r in _read_done(answers_file, {q.id for q in questions})}
+    wanted = {q.id: " ".join(q.question.split()) for q in questions}
+    done = {r["id"]: r for r in _read_done(answers_file, wanted)}
     todo = [q for q in questions if q.id not in done]
     if on_question is not None:
         on_question(len(done), len(questions))
 
-    def save_run() -> None:
-        run["wall_s"] = run.get("wall_s", 0.0) + (time.perf_counter() - started)
-        run["sessions"] = run.get("sessions", 0) + 1
-        run_file.write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
+    def save_run(wall_s: float) -> None:
+        run["wall_s"] = wall_s
+        tmp = run_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, run_file)
 
+    # The settings are on disk before the first answer, so a killed run cannot be resumed
+    # under other settings; the wall time is brought up to date as answers are written.
+    previous_wall = float(run.get("wall_s", 0.0))
+    run["sessions"] = int(run.get("sessions", 0)) + 1
+    save_run(previous_wall)
     try:
         with answers_file.open("a", encoding="utf-8") as sink:
             for question in todo:
@@ -175,10 +186,11 @@ def run_eval(questions: Sequence[Question], out: Path, *, index: Index, embedder
                                                params=params)
                 sink.write(json.dumps(done[question.id], ensure_ascii=False) + "\n")
                 sink.flush()
+                save_run(previous_wall + time.perf_counter() - started)
                 if on_question is not None:
                     on_question(len(done), len(questions))
     finally:
-        save_run()
+        save_run(previous_wall + time.perf_counter() - started)
     return [done[q.id] for q in questions]
 
 
@@ -189,9 +201,10 @@ def answer_one(question: Question, *, index: Index, embedder: Embedder, generato
         answer = ask(question.question, index=index, embedder=embedder, generator=generator,
                      filters=_question_filters(filters, question), params=params)
     except NewsqaError as exc:
-        return {"id": question.id, "question": question.question, "error": exc.message,
-                "answerable": False, "answer": "", "citations": [], "retrieved": [],
-                "wall_s": time.perf_counter() - began}
+        return {"id": question.id, "question": " ".join(question.question.split()),
+                "answer": "", "answerable": False, "citations": [], "retrieved": [],
+                "model": generator.name, "timings": {}, "error": exc.message,
+                "wall_s": round(time.perf_counter() - began, 4)}
     record: dict[str, Any] = {"id": question.id, **answer.to_json()}
     if question.choices:
         picked, rule = pick_choice(answer, question.choices, generator, embedder)
@@ -217,8 +230,9 @@ def _ranked_articles(record: dict[str, Any]) -> list[str]:
 
 
 def score_run(questions: Sequence[Question], records: Sequence[dict[str, Any]], index: Index,
-              wall_s: float | None = None) -> dict[str, Any]:
-    """All metrics of a run; each value is None where no question has the gold it needs."""
+              wall_s: float | None = None, k: int = 10) -> dict[str, Any]:
+    """All metrics of a run; each value is None where no question has the gold it needs, and
+    a cutoff deeper than the `k` articles retrieved is None rather than a truncated figure."""
     gold = gold_article_ids(index, questions)
     by_id = {r["id"]: r for r in records}
     texts: dict[str, str | None] = {}
@@ -283,8 +297,9 @@ def score_run(questions: Sequence[Question], records: Sequence[dict[str, Any]], 
         "answered": sum(q.id in by_id for q in questions),
         "retrieval": {"n": len(r1), "gold_in_index": sum(bool(gold[q.id]) for q in questions
                                                          if q.gold_urls),
-                      "recall@1": m(r1), "recall@5": m(r5), "recall@10": m(r10),
-                      "mrr@10": m(mrr)},
+                      "recall@1": m(r1), "recall@5": m(r5) if k >= 5 else None,
+                      "recall@10": m(r10) if k >= 10 else None,
+                      "mrr@10": m(mrr) if k >= 10 else None},
         "answers": {"n": len(em), "exact_match": m(em), "f1": m(f1), "contains_gold": m(has)},
         "multiple_choice": {"n": len(mc), "accuracy": m(mc), "rules": rules},
         "citations": {"n": len(cites_gold), "cites_gold": m(cites_gold),

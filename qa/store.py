@@ -99,8 +99,9 @@ def _filter_sql(filters: Filters) -> tuple[str, list[Any]]:
         clauses.append("a.day <= ?")
         params.append(filters.until)
     if filters.source:
-        clauses.append("lower(a.source) LIKE ?")
-        params.append(f"%{filters.source.lower()}%")
+        clauses.append("lower(a.source) LIKE ? ESCAPE '\\'")
+        escaped = filters.source.lower().replace("\\", "\\\\").replace("%", "\\%")
+        params.append("%" + escaped.replace("_", "\\_") + "%")
     return (" AND ".join(clauses) or "1"), params
 
 
@@ -156,13 +157,7 @@ class Index:
                 }
             if embedder is not None:
                 cls._check_embedder(path, manifest, embedder)
-            conn = sqlite3.connect(path / DATABASE, isolation_level=None, timeout=30)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
-            if write:
-                conn.executescript(_SCHEMA)
+            conn = cls._connect(path, manifest, create=not manifest_path.exists(), write=write)
             index = cls(path, conn, manifest, lock)
             if write and not manifest_path.exists():
                 index._save_manifest()
@@ -171,6 +166,34 @@ class Index:
             if lock is not None:
                 lock.close()
             raise
+
+    @staticmethod
+    def _connect(path: Path, manifest: dict[str, Any], *, create: bool, write: bool
+                 ) -> sqlite3.Connection:
+        """The store, which must exist unless the index is being created; a missing or
+        damaged store is an error that names `doctor`, never an empty index in its place."""
+        database = path / DATABASE
+        if not create and not database.exists():
+            raise NewsqaError(f"the index at {path} has a manifest but no {DATABASE}: its "
+                              "articles are lost", hint="re-ingest into a new --index")
+        try:
+            conn = sqlite3.connect(database, isolation_level=None, timeout=30)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            if create:
+                conn.executescript(_SCHEMA)
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        except sqlite3.DatabaseError as exc:
+            raise NewsqaError(f"{database} is not a readable SQLite store ({exc})",
+                              hint="run `newsqa index doctor`; re-ingest if it is damaged"
+                              ) from exc
+        if not {"articles", "chunks", "chunks_fts", "meta"} <= tables:
+            conn.close()
+            raise NewsqaError(f"{database} lacks the newsqa tables",
+                              hint="re-ingest into a new --index")
+        return conn
 
     @staticmethod
     def _take_lock(path: Path) -> Any:

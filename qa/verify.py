@@ -5,7 +5,8 @@ shown. A sentence is supported by an evidence sentence when the evidence contain
 claim adds to the question:
 
 * the claim's *new* content words (stemmed; words that only repeat the question do not count)
-  all appear in the evidence when there are one or two of them, or at least 70% when more;
+  all appear in the evidence when there are one or two of them, or at least 85% when more;
+* a claim that negates ("not", "never", "didn't") needs evidence that negates too;
 * every number in the claim appears in the evidence;
 * every name in the question (a capitalised word past the first) and every number in it (a
   year, say) appears in the cited article or its date, so an answer about "China's foreign
@@ -25,7 +26,14 @@ from dataclasses import dataclass
 
 from qa.prompts import REFUSAL
 from qa.records import Citation, Evidence
-from qa.text import contains_term, content_terms, is_number, proper_names, sentence_spans
+from qa.text import (
+    contains_term,
+    content_terms,
+    is_number,
+    proper_names,
+    sentence_spans,
+    tokens,
+)
 
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 _NON_ANSWER = re.compile(
@@ -58,8 +66,10 @@ def support(claim: str, question: str, evidence: Evidence) -> float:
     if any(is_number(t) and t not in found for t in new):
         return 0.0
     coverage = sum(contains_term(t, found) for t in new) / len(new)
-    if coverage < (1.0 if len(new) <= 2 else 0.7):
+    if coverage < (1.0 if len(new) <= 2 else 0.85):
         return 0.0
+    if _negated(claim) and not _negated(evidence.text):
+        return 0.0  # "not X" is not supported by a sentence that says X
     article = evidence.article
     article_terms = set(content_terms(f"{article.title}\n{article.text}\n{article.date or ''}"))
     if not all(contains_term(name, article_terms) for name in proper_names(question)):
@@ -67,6 +77,13 @@ def support(claim: str, question: str, evidence: Evidence) -> float:
     if not all(n in article_terms for n in content_terms(question) if is_number(n)):
         return 0.0
     return coverage
+
+
+_NEGATIONS = frozenset({"not", "no", "never", "nor", "none", "neither", "without", "cannot"})
+
+
+def _negated(text: str) -> bool:
+    return any(t in _NEGATIONS or t.endswith("n't") for t in tokens(text))
 
 
 def _claims(draft: str) -> list[str]:

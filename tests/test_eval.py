@@ -112,3 +112,38 @@ def test_question_files(tmp_path: Path) -> None:
     dup.write_text('{"id": "a", "question": "x"}\n{"id": "a", "question": "y"}\n')
     with pytest.raises(NewsqaError, match="used twice"):
         load_questions(dup)
+
+
+def test_an_interrupted_run_pins_its_settings_and_edits_are_not_reused(
+        setup: FakeGenerator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    class Interrupted(FakeGenerator):
+        def complete(self, prompt, *, max_tokens, stop):  # type: ignore[no-untyped-def]
+            if "Marathon" in prompt.rsplit("Question:", 1)[1]:
+                raise KeyboardInterrupt
+            yield from super().complete(prompt, max_tokens=max_tokens, stop=stop)
+
+    monkeypatch.setattr(qa.cli, "_generator", lambda path: Interrupted(SCRIPT))
+    assert runner.invoke(app, ["eval", "q.jsonl", "--out", "run"]).exit_code == 130
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["settings"]["k"] == 10
+    clash = runner.invoke(app, ["eval", "q.jsonl", "--out", "run", "--k", "3"])
+    assert clash.exit_code == 1 and "other settings" in clash.stderr
+
+    monkeypatch.setattr(qa.cli, "_generator", lambda path: setup)
+    edited = [dict(QUESTIONS[0], question="How much will the new footbridge cost?"),
+              *QUESTIONS[1:]]
+    (tmp_path / "q.jsonl").write_text("".join(json.dumps(q) + "\n" for q in edited))
+    assert runner.invoke(app, ["eval", "q.jsonl", "--out", "run"]).exit_code == 0
+    answers = [json.loads(x) for x in (tmp_path / "run" / "answers.jsonl").read_text()
+               .splitlines()]
+    latest = {a["id"]: a for a in answers}
+    assert latest["cost"]["question"] == "How much will the new footbridge cost?"
+
+
+def test_bad_k_stops_before_any_work(setup: FakeGenerator, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["eval", "q.jsonl", "--out", "run", "--k", "0"])
+    assert result.exit_code == 1 and "--k must be between" in result.stderr
+    assert not (tmp_path / "run").exists()
+    shallow = runner.invoke(app, ["eval", "q.jsonl", "--out", "shallow", "--k", "3"])
+    assert shallow.exit_code == 0
+    report = json.loads((tmp_path / "shallow" / "report.json").read_text())
+    assert report["retrieval"]["recall@10"] is None and report["retrieval"]["mrr@10"] is None

@@ -166,6 +166,28 @@ def test_doctor_finds_and_repairs_derived_parts(index_path: Path, archive: Path,
         problems = check(index).problems
         assert any("full-text" in p for p in problems) and any(VECTORS in p for p in problems)
         repaired = check(index, repair=True)
-        assert len(repaired.repaired) == 2 and repaired.sound
+        assert len(repaired.repaired) == 2
         assert check(index).problems == []
         assert index.search_lexical("footbridge cost", 5, Filters())
+
+
+def test_a_lost_or_damaged_store_is_an_error_not_an_empty_index(
+        index_path: Path, archive: Path, embedder: FakeEmbedder) -> None:
+    _ingest(index_path, embedder, archive)
+    (index_path / "store.sqlite").rename(index_path / "moved.sqlite")
+    for suffix in ("-wal", "-shm"):
+        (index_path / f"store.sqlite{suffix}").unlink(missing_ok=True)
+    with pytest.raises(NewsqaError, match="no store.sqlite"):
+        open_index(index_path, embedder, write=False)
+    assert not (index_path / "store.sqlite").exists()  # nothing created in its place
+    (index_path / "store.sqlite").write_bytes(b"not a database at all" * 100)
+    with pytest.raises(NewsqaError, match="not a readable SQLite store"):
+        open_index(index_path, embedder, write=False)
+
+
+def test_outlet_filters_match_literally(index_path: Path, archive: Path,
+                                        embedder: FakeEmbedder) -> None:
+    _ingest(index_path, embedder, archive)
+    with open_index(index_path, embedder, write=False) as index:
+        assert index.search_lexical("footbridge", 10, Filters(source="_")) == []
+        assert index.search_lexical("footbridge", 10, Filters(source="%")) == []

@@ -75,3 +75,9 @@ def test_numbers_in_the_question_must_be_in_the_cited_article() -> None:
     assert support("Assad", "Who ruled Syria in 2031?", EVIDENCE[1]) == 0.0
     # the article's own date counts
     assert support("Assad", "Whose rule ended in 2024?", EVIDENCE[1]) == 1.0
+
+
+def test_contradictions_of_the_evidence_are_not_supported() -> None:
+    for claim in ("Not Tartus or Khmeimim.", "Russia will abandon its bases in Tartus, "
+                  "Khmeimim, Latakia and Hama."):
+        assert support(claim, BASES, EVIDENCE[0]) == 0.0, claim

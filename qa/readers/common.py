@@ -139,6 +139,15 @@ def article_from_record(record: dict[str, Any], fields: Mapping[str, str] | None
         raise ValueError("no text: give the article body as `text` (or `body`, `content`)")
     if not text.strip():
         raise ValueError("empty text: the article has no body to index")
+    try:
+        json.dumps(record, ensure_ascii=False, default=str).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("invalid Unicode (a lone surrogate escape such as \\ud800); "
+                         "fix the export's encoding") from None
+    for name in ("id", "url", "title", "source"):
+        value = record.get(fields.get(name, name))
+        if value is not None and not isinstance(value, str | int):
+            raise ValueError(f"`{fields.get(name, name)}` must be a string")
     published = None
     for key in date_keys:
         raw = record.get(key)
@@ -151,7 +160,7 @@ def article_from_record(record: dict[str, Any], fields: Mapping[str, str] | None
     def column(name: str) -> Any:
         return record.get(fields.get(name, name))
 
-    url = column("url") or None
+    url = str(column("url")) if column("url") else None
     used = {fields.get(k, k) for k in ("id", "url", "title", "source", "authors")}
     used.update(text_keys, date_keys)  # with no mapping, exactly KNOWN_KEYS
     return Article(

@@ -185,9 +185,8 @@ def ask(
     from qa.store import Index
 
     with _user_errors(ctx):
-        end = min(d for d in (_date(until, "--until"), _date(as_of, "--as-of"), "9999") if d)
-        filters = Filters(since=_date(since, "--since"),
-                          until=None if end == "9999" else end, source=source)
+        filters = Filters(since=_date(since, "--since"), until=_date(until, "--until"),
+                          source=source).ending(_date(as_of, "--as-of"))
         params = AskParams(retrieve=replace(RetrieveParams(), k=k))
         choice = _model_choice(model, models_dir)
         embedder = _default_embedder()

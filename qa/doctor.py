@@ -80,11 +80,10 @@ def check(index: Index, repair: bool = False) -> Checkup:
 def _vectors_agree(index: Index, chunks: int) -> bool:
     import faiss
 
-    path = index.path / VECTORS
-    if not path.exists() or index.manifest.get("generation") != index.generation():
+    if not index.vectors_current():
         return False
     try:
-        vectors = faiss.read_index(str(path))
+        vectors = faiss.read_index(str(index.path / VECTORS))
     except RuntimeError:
         return False
     return bool(vectors.ntotal == chunks and vectors.d == index.dim)

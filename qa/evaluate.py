@@ -134,12 +134,6 @@ def _read_done(path: Path, wanted: dict[str, str]) -> list[dict[str, Any]]:
     return records
 
 
-def _question_filters(base: Filters, question: Question) -> Filters:
-    until = min(d for d in (base.until, question.as_of) if d) if (base.until or question.as_of) \
-        else None
-    return Filters(since=base.since, until=until, source=base.source)
-
-
 def run_eval(questions: Sequence[Question], out: Path, *, index: Index, embedder: Embedder,
              generator: Generator, settings: dict[str, Any], filters: Filters | None = None,
              params: AskParams | None = None, restart: bool = False,
@@ -199,7 +193,7 @@ def answer_one(question: Question, *, index: Index, embedder: Embedder, generato
     began = time.perf_counter()
     try:
         answer = ask(question.question, index=index, embedder=embedder, generator=generator,
-                     filters=_question_filters(filters, question), params=params)
+                     filters=filters.ending(question.as_of), params=params)
     except NewsqaError as exc:
         return {"id": question.id, "question": " ".join(question.question.split()),
                 "answer": "", "answerable": False, "citations": [], "retrieved": [],

@@ -93,5 +93,6 @@ def ingest(paths: Iterable[Path], index: Index, embedder: Embedder, *, batch_siz
                     flush()
         flush()
     finally:
-        index.commit_vectors()
+        if not index.vectors_current():  # a run that stored nothing rewrites nothing
+            index.commit_vectors()
     return report

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -81,6 +81,12 @@ class Filters:
 
     def active(self) -> bool:
         return bool(self.since or self.until or self.source)
+
+    def ending(self, until: str | None) -> Filters:
+        """These filters, ending no later than `until` (an as-of date) as well."""
+        if until is None or (self.until is not None and self.until <= until):
+            return self
+        return replace(self, until=until)
 
 
 @dataclass(frozen=True)

@@ -64,19 +64,14 @@ def render_answer(console: Console, answer: Answer) -> None:
 
 def render_report(console: Console, report: dict[str, Any]) -> None:
     """The eval metrics as a table (the definitions are in report.md)."""
-    from qa.report import METRICS
+    from qa.report import metric_rows
 
     table = Table(title="eval report", title_justify="left")
     table.add_column("metric")
     table.add_column("value", justify="right")
     table.add_column("questions", justify="right")
-    for section, key, label, _ in METRICS:
-        part = report[section]
-        value = part.get(key)
-        n = part.get("n", part.get("n_unanswerable" if key == "refusal_rate" else "n_answerable"))
-        if key == "quote_exact":
-            n = f"{part['quotes']} quotes"
-        table.add_row(label, "n/a" if value is None else f"{value:.3f}", str(n))
+    for label, value, n, _ in metric_rows(report):
+        table.add_row(label, "n/a" if value is None else f"{value:.3f}", n)
     latency = report["latency"]
     for label, key in (("Latency p50 (s)", "p50_s"), ("Latency p90 (s)", "p90_s"),
                        ("Wall time (s)", "wall_s")):

@@ -33,7 +33,21 @@ METRICS = [
     ("refusals", "false_refusal_rate", "False refusal", "share of questions with gold answers "
      "that were refused"),
 ]
-COUNTS = {"retrieval": "n", "answers": "n", "multiple_choice": "n", "citations": "n"}
+
+
+def metric_rows(report: dict[str, Any]) -> list[tuple[str, Any, str, str]]:
+    """(label, value, how many questions it is over, definition) for each quality metric."""
+    rows = []
+    for section, key, label, definition in METRICS:
+        part = report[section]
+        if key == "quote_exact":
+            n = f"{part['quotes']} quotes"
+        elif section == "refusals":
+            n = str(part["n_unanswerable" if key == "refusal_rate" else "n_answerable"])
+        else:
+            n = str(part["n"])
+        rows.append((label, part.get(key), n, definition))
+    return rows
 
 
 def _fmt(value: Any) -> str:
@@ -42,13 +56,8 @@ def _fmt(value: Any) -> str:
 
 def markdown(report: dict[str, Any], title: str) -> str:
     lines = [f"# {title}", "", "| metric | value | questions | definition |", "|---|---|---|---|"]
-    for section, key, label, definition in METRICS:
-        part = report[section]
-        n = part.get(COUNTS.get(section, ""), part.get("n_unanswerable" if key == "refusal_rate"
-                                                         else "n_answerable"))
-        if key == "quote_exact":
-            n = f"{part['quotes']} quotes"
-        lines.append(f"| {label} | {_fmt(part.get(key))} | {n} | {definition} |")
+    for label, value, n, definition in metric_rows(report):
+        lines.append(f"| {label} | {_fmt(value)} | {n} | {definition} |")
     lat = report["latency"]
     lines += [
         f"| Latency p50 | {_fmt(lat['p50_s'])} s | {lat['n']} | per question, retrieval to "

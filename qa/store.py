@@ -358,6 +358,11 @@ class Index:
             raise
         self.conn.execute("COMMIT")
 
+    def vectors_current(self) -> bool:
+        """Whether `vectors.faiss` was written at the store's present generation."""
+        return (self.path / VECTORS).exists() and \
+            self.manifest.get("generation") == self.generation()
+
     def commit_vectors(self) -> None:
         """Bring `vectors.faiss` and the manifest up to date with the committed store."""
         vectors = self._load_vectors(trust_file=False)

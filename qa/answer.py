@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from qa.embedders import Embedder
 from qa.errors import NewsqaError
@@ -72,12 +72,15 @@ def ask(question: str, *, index: Index, embedder: Embedder, generator: Generator
         verify_s += time.perf_counter() - checked
         if verified.answerable:
             break
+    carriers = index.carriers(list(dict.fromkeys(c.article_id for c in verified.citations)))
+    citations = tuple(replace(c, carried_by=carriers.get(c.article_id, ()))
+                      for c in verified.citations)
     done = time.perf_counter()
     return Answer(
         question=question,
         answer=verified.text,
         answerable=verified.answerable,
-        citations=verified.citations,
+        citations=citations,
         retrieved=tuple(hits),
         model=generator.name,
         timings={

@@ -119,10 +119,13 @@ def ingest(
     field: Annotated[list[str] | None, typer.Option("--field", help=(
         "FIELD=COLUMN: read an article field from another JSONL column, e.g. "
         "text=article_body (repeatable)."))] = None,
+    rescan: Annotated[bool, typer.Option("--rescan", help=(
+        "Read every file again, even those unchanged since an earlier run read them."))
+                      ] = False,
     index: IndexName = "default",
     index_dir: IndexDir = Path("indexes"),
 ) -> None:
-    """Add articles to an index (incremental: unchanged articles are skipped)."""
+    """Add articles to an index (incremental: unchanged files and articles are skipped)."""
     from rich.progress import SpinnerColumn
 
     from qa.ingest import ingest as run_ingest
@@ -151,7 +154,8 @@ def ingest(
                 def tick(origin: str, _chunks: int) -> None:
                     progress.update(task, advance=1, description=Path(origin).name)
 
-                report = run_ingest(targets, store, embedder, fields=fields, on_article=tick)
+                report = run_ingest(targets, store, embedder, fields=fields, rescan=rescan,
+                                    on_article=tick)
             render_ingest(console, report, str(store.path))
         if report.rejected:
             raise typer.Exit(2)
@@ -351,6 +355,7 @@ def index_info(
             return
         console.print(f"[bold]{info['path']}[/]")
         console.print(f"articles {info['articles']}, chunks {info['chunks']}, "
+                      f"syndicated copies {info['copies']}, "
                       f"dates {info['dates'][0]} to {info['dates'][1]}")
         console.print(f"embedder {info['embedder']['name']} (dim {info['embedder']['dim']}), "
                       f"chunks of at most {info['chunking']['max_words']} words")
@@ -410,10 +415,27 @@ def remove(
             raise NewsqaError("nothing to remove", hint="give --id, --url or --source")
         with Index.open(index_dir / index, None, write=True) as store:
             found = store.find(ids=ids or (), urls=urls or (), sources=sources or ())
-            removed = store.remove(found)
+            if not found:
+                raise NewsqaError("no stored article has that id, URL or outlet",
+                                  hint="`newsqa index info` lists the outlets")
+            heirs = store.successors(found)
+            successors = {}
+            if heirs:  # a removed article's copy takes its place: it needs embedding now
+                from qa.ingest import embed_articles
+
+                embedder = _default_embedder()
+                store.check_embedder(_spec(embedder))
+                embedded = embed_articles([a for a, _, _ in heirs.values()], store.chunking,
+                                          embedder)
+                successors = {gone: (a, digest, origin, chunks, vectors) for
+                              (gone, (a, digest, origin)), (chunks, vectors)
+                              in zip(heirs.items(), embedded, strict=True)}
+            removed = store.remove(found, successors)
             store.commit_vectors()
-            console.print(f"removed {removed} articles; the index now holds "
-                          f"{store.counts()['articles']}")
+            console.print(f"removed {removed} articles"
+                          + (f" ({len(successors)} replaced by a copy from another outlet)"
+                             if successors else "")
+                          + f"; the index now holds {store.counts()['articles']}")
 
 
 def main() -> None:

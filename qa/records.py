@@ -61,6 +61,21 @@ class Evidence:
 
 
 @dataclass(frozen=True)
+class Carrier:
+    """Another outlet's (or a repost's) copy of a stored article, folded into it."""
+
+    article_id: str
+    url: str | None
+    title: str
+    source: str | None
+    published: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"article_id": self.article_id, "url": self.url, "title": self.title,
+                "source": self.source, "published": self.published}
+
+
+@dataclass(frozen=True)
 class Citation:
     key: int
     article_id: str
@@ -69,6 +84,7 @@ class Citation:
     source: str | None
     published: str | None
     quote: str  # always an exact substring of the cited article's text
+    carried_by: tuple[Carrier, ...] = ()  # copies of the cited article from other outlets
 
 
 @dataclass(frozen=True)
@@ -116,6 +132,7 @@ class Answer:
                     "source": c.source,
                     "published": c.published,
                     "quote": c.quote,
+                    "also_carried_by": [k.to_json() for k in c.carried_by],
                 }
                 for c in self.citations
             ],

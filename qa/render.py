@@ -26,6 +26,11 @@ def render_citation(console: Console, citation: Citation) -> None:
     if citation.url:
         console.print(f"    [blue]{escape(citation.url)}[/]")
     console.print(f"    [italic]“{escape(' '.join(citation.quote.split()))}”[/]")
+    if citation.carried_by:
+        console.print("    [dim]also carried by " + "; ".join(
+            escape(" ".join(filter(None, [k.source or "(outlet unknown)", k.published and
+                                          k.published[:10]])))
+            for k in citation.carried_by) + "[/]")
 
 
 def render_closest(console: Console, hits: tuple[Hit, ...], limit: int = 3) -> None:
@@ -83,14 +88,30 @@ def render_report(console: Console, report: dict[str, Any]) -> None:
 def render_ingest(console: Console, report: IngestReport, index_path: str) -> None:
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_row("files read", str(report.files))
+    if report.files_unchanged:
+        table.add_row("files unchanged", f"{report.files_unchanged} (read before; --rescan "
+                                         "reads them again)")
     table.add_row("added", f"{report.added} articles ({report.chunks} chunks)")
     if report.updated:
         table.add_row("updated", str(report.updated))
     table.add_row("unchanged", str(report.unchanged))
+    if report.copies:
+        table.add_row("copies", f"{report.copies} (syndicated copies, folded into one article)")
+    if report.older:
+        table.add_row("older", f"{report.older} (older versions of stored articles: left out)")
+    table.add_row("skipped", str(len(report.skipped)))
     table.add_row("rejected", str(len(report.rejected)))
     console.print(table)
-    for skipped in report.skipped:
-        console.print(f"[dim]skipped {escape(skipped.path)}: {escape(skipped.reason)}[/]")
-    for rejected in report.rejected:
-        console.print(f"[red]rejected[/] {escape(rejected.where())}: {escape(rejected.reason)}")
+    for line in _capped([f"[dim]skipped {escape(s.path)}: {escape(s.reason)}[/]"
+                         for s in report.skipped], "skipped"):
+        console.print(line)
+    for line in _capped([f"[red]rejected[/] {escape(r.where())}: {escape(r.reason)}"
+                         for r in report.rejected], "rejected"):
+        console.print(line)
     console.print(f"[dim]index: {escape(index_path)}[/]")
+
+
+def _capped(lines: list[str], what: str, limit: int = 20) -> list[str]:
+    if len(lines) <= limit:
+        return lines
+    return [*lines[:limit], f"[dim]… and {len(lines) - limit} more {what}[/]"]

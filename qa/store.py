@@ -15,7 +15,7 @@ import fcntl
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +25,7 @@ import numpy as np
 
 from qa.chunking import ChunkParams
 from qa.errors import NewsqaError
-from qa.records import Article, Chunk, Filters
+from qa.records import Article, Carrier, Chunk, Filters
 from qa.text import STOPWORDS, tokens
 
 FORMAT_VERSION = 1
@@ -67,6 +67,51 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
     title, body, tokenize = 'porter unicode61 remove_diacritics 2'
 );
 """
+# Added after the first release, and to older stores when they are opened. Syndicated copies
+# (see qa/dedupe.py): the LSH keys of each stored article, and the copies folded into it, kept
+# whole so one can take its place if it is removed. Files: those read to the end with nothing
+# rejected, by path, size and modification time, so an unchanged file is not read again.
+_COPIES_SCHEMA = """
+CREATE TABLE IF NOT EXISTS bands (
+    band INTEGER NOT NULL,
+    key INTEGER NOT NULL,
+    article_rowid INTEGER NOT NULL REFERENCES articles(rowid) ON DELETE CASCADE,
+    PRIMARY KEY (band, key, article_rowid)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS bands_article ON bands(article_rowid);
+CREATE TABLE IF NOT EXISTS copies (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    canonical_rowid INTEGER NOT NULL REFERENCES articles(rowid),
+    url TEXT,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    published TEXT,
+    day TEXT,
+    source TEXT,
+    authors TEXT NOT NULL,
+    extra TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    origin TEXT,
+    similarity REAL NOT NULL,
+    added TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS copies_canonical ON copies(canonical_rowid);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    fields TEXT NOT NULL,
+    done TEXT NOT NULL,
+    PRIMARY KEY (path, size, mtime_ns, fields)
+) WITHOUT ROWID;
+"""
+_ARTICLE_COLUMNS = ("id, url, title, text, published, day, source, authors, extra, "
+                    "content_hash, origin, added")
+
+
+# (absolute path, size, modification time in ns, the JSONL field mapping as JSON)
+FileMark = tuple[str, int, int, str]
 
 
 @dataclass(frozen=True)
@@ -89,20 +134,25 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 
 def _filter_sql(filters: Filters) -> tuple[str, list[Any]]:
-    """SQL conditions over `articles a`. Articles with no date never pass a date filter."""
+    """SQL conditions over `articles a`: the article, or one of its copies, passes every
+    filter. Articles with no date never pass a date filter."""
     clauses: list[str] = []
     params: list[Any] = []
     if filters.since:
-        clauses.append("a.day >= ?")
+        clauses.append("{t}.day >= ?")
         params.append(filters.since)
     if filters.until:
-        clauses.append("a.day <= ?")
+        clauses.append("{t}.day <= ?")
         params.append(filters.until)
     if filters.source:
-        clauses.append("lower(a.source) LIKE ? ESCAPE '\\'")
+        clauses.append("lower({t}.source) LIKE ? ESCAPE '\\'")
         escaped = filters.source.lower().replace("\\", "\\\\").replace("%", "\\%")
         params.append("%" + escaped.replace("_", "\\_") + "%")
-    return (" AND ".join(clauses) or "1"), params
+    if not clauses:
+        return "1", []
+    condition = " AND ".join(clauses)
+    return (f"(({condition.format(t='a')}) OR EXISTS (SELECT 1 FROM copies k WHERE "
+            f"k.canonical_rowid = a.rowid AND {condition.format(t='k')}))"), params + params
 
 
 def fts_query(text: str) -> str | None:
@@ -183,7 +233,7 @@ class Index:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
             if create:
-                conn.executescript(_SCHEMA)
+                conn.executescript(_SCHEMA + _COPIES_SCHEMA)
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
         except sqlite3.DatabaseError as exc:
             raise NewsqaError(f"{database} is not a readable SQLite store ({exc})",
@@ -193,6 +243,8 @@ class Index:
             conn.close()
             raise NewsqaError(f"{database} lacks the newsqa tables",
                               hint="re-ingest into a new --index")
+        if not {"bands", "copies", "files"} <= tables:
+            conn.executescript(_COPIES_SCHEMA)
         return conn
 
     @staticmethod
@@ -234,6 +286,10 @@ class Index:
                 hint="use the embedder it was built with, or ingest into a new --index",
             )
 
+    def check_embedder(self, embedder: EmbedderSpec) -> None:
+        """Refuse an embedder other than the one the index was built with."""
+        self._check_embedder(self.path, self.manifest, embedder)
+
     def close(self) -> None:
         self.conn.close()
         if self._lock is not None:
@@ -268,79 +324,254 @@ class Index:
     # --- writing ---------------------------------------------------------------------------
 
     def stored_hash(self, article_id: str) -> str | None:
-        row = self.conn.execute(
-            "SELECT content_hash FROM articles WHERE id = ?", (article_id,)
-        ).fetchone()
-        return str(row[0]) if row else None
+        """The content hash stored under `article_id`, as an article or as a copy."""
+        for table in ("articles", "copies"):
+            row = self.conn.execute(
+                f"SELECT content_hash FROM {table} WHERE id = ?", (article_id,)
+            ).fetchone()
+            if row:
+                return str(row[0])
+        return None
 
-    def write_batch(self, items: Sequence[tuple[Article, str, str | None, list[Chunk], np.ndarray]]
-                    ) -> None:
+    def stored_version(self, article_id: str) -> Article | None:
+        """The article or copy stored under `article_id`."""
+        return self.article(article_id) or self.copy(article_id)
+
+    def write_batch(self, items: Sequence[tuple[Article, str, str | None, list[Chunk], np.ndarray]],
+                    demote: Mapping[str, tuple[str, float]] | None = None,
+                    files: Sequence[FileMark] = ()) -> None:
         """Store (article, content hash, origin, chunks, vectors) tuples in one transaction,
-        replacing any stored article with the same id."""
-        if self._lock is None:
-            raise RuntimeError("index opened read-only")
+        replacing any stored article or copy with the same id. `demote` maps an id in `items`
+        to (the id of a stored article, similarity): that article becomes a copy of it.
+        `files` are marked as read whole (see `file_done`) in the same transaction."""
+        self._check_writable()
         with self.transaction():
             for article, digest, origin, chunks, vectors in items:
-                self._delete_article(article.id)
-                cur = self.conn.execute(
-                    "INSERT INTO articles (id, url, title, text, published, day, source, authors,"
-                    " extra, content_hash, origin, added) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (article.id, article.url, article.title, article.text, article.published,
-                     article.date, article.source, json.dumps(list(article.authors)),
-                     json.dumps(article.extra, ensure_ascii=False, default=str), digest, origin,
-                     _now()),
-                )
-                article_rowid = cur.lastrowid
-                vecs = np.ascontiguousarray(vectors, dtype=np.float32)
-                for chunk, vector in zip(chunks, vecs, strict=True):
-                    cur = self.conn.execute(
-                        "INSERT INTO chunks (id, article_rowid, n, start, end, vector)"
-                        " VALUES (?,?,?,?,?,?)",
-                        (chunk.id, article_rowid, chunk.n, chunk.start, chunk.end,
-                         vector.tobytes()),
-                    )
-                    self.conn.execute(
-                        "INSERT INTO chunks_fts (rowid, title, body) VALUES (?,?,?)",
-                        (cur.lastrowid, article.title, chunk.text),
-                    )
+                rowid = self._put_article(article, digest, origin, chunks, vectors)
+                if demote and article.id in demote:
+                    old_id, similarity = demote[article.id]
+                    self._fold_into(old_id, rowid, similarity)
+            self._mark_files(files)
             self._bump_generation()
         self._vectors = None
 
-    def remove(self, article_ids: Sequence[str]) -> int:
-        """Delete articles (and their chunks and vectors) in one transaction; returns how many."""
-        if self._lock is None:
-            raise RuntimeError("index opened read-only")
+    def file_done(self, mark: FileMark) -> bool:
+        """Whether this file, as it is now, was read to the end and everything in it stored."""
+        return self.conn.execute(
+            "SELECT 1 FROM files WHERE path = ? AND size = ? AND mtime_ns = ? AND fields = ?",
+            mark).fetchone() is not None
+
+    def mark_files(self, files: Sequence[FileMark]) -> None:
+        self._check_writable()
+        if files:
+            with self.transaction():
+                self._mark_files(files)
+
+    def _mark_files(self, files: Sequence[FileMark]) -> None:
+        for path, *_ in files:
+            self.conn.execute("DELETE FROM files WHERE path = ?", (path,))
+        self.conn.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?)",
+                              [(*mark, _now()) for mark in files])
+
+    def write_copy(self, article: Article, digest: str, origin: str | None, canonical_id: str,
+                   similarity: float) -> None:
+        """Store `article` as a copy of the stored article `canonical_id`: no chunks, no
+        vectors, only the record (and `canonical_id` remembers it carried the story)."""
+        self._check_writable()
         with self.transaction():
-            removed = sum(self._delete_article(a) for a in article_ids)
+            canonical = self._rowid(canonical_id)
+            if canonical is None:
+                raise ValueError(f"no stored article {canonical_id}")
+            if self._rowid(article.id) is not None:  # an article of its own until now
+                self._fold_into(article.id, canonical, similarity)
+            self.conn.execute("DELETE FROM copies WHERE id = ?", (article.id,))
+            self._insert_copy(article, digest, origin, canonical, similarity)
+            self._bump_generation()
+        self._vectors = None
+
+    def copy_candidates(self, keys: Sequence[int], limit: int = 50) -> list[Article]:
+        """Stored articles sharing an LSH band with these keys (see qa/dedupe.py)."""
+        if not keys:
+            return []
+        match = " OR ".join("(b.band = ? AND b.key = ?)" for _ in keys)
+        params: list[Any] = [v for band, key in enumerate(keys) for v in (band, key)]
+        rows = self.conn.execute(
+            f"SELECT a.* FROM articles a WHERE a.rowid IN (SELECT b.article_rowid FROM bands b "
+            f"WHERE {match}) LIMIT ?", [*params, limit],
+        ).fetchall()
+        return [self._article(r) for r in rows]
+
+    def ensure_copy_keys(self, batch: int = 500) -> int:
+        """Give every stored article its LSH keys (a store made before copies were recognised
+        lacks them); returns how many articles were keyed."""
+        from qa.dedupe import band_keys
+
+        if self._meta("copy_keys") == "1":
+            return 0
+        self._check_writable()
+        done, last = 0, 0
+        while rows := self.conn.execute(
+                "SELECT rowid, text FROM articles WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                (last, batch)).fetchall():
+            with self.transaction():
+                for rowid, text in rows:
+                    self.conn.execute("DELETE FROM bands WHERE article_rowid = ?", (rowid,))
+                    self._insert_keys(rowid, band_keys(text))
+            done += len(rows)
+            last = rows[-1][0]
+        self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('copy_keys', '1')")
+        return done
+
+    def successors(self, article_ids: Sequence[str]) -> dict[str, tuple[Article, str, str | None]]:
+        """For each stored article in `article_ids` that has copies not being removed with it,
+        the copy that takes its place (the earliest published): (article, hash, origin)."""
+        leaving = set(article_ids)
+        out: dict[str, tuple[Article, str, str | None]] = {}
+        for article_id in article_ids:
+            rowid = self._rowid(article_id)
+            if rowid is None:
+                continue
+            for row in self.conn.execute(
+                    "SELECT * FROM copies WHERE canonical_rowid = ? "
+                    "ORDER BY day IS NULL, day, rowid", (rowid,)):
+                if row["id"] not in leaving:
+                    out[article_id] = (self._article(row), row["content_hash"], row["origin"])
+                    break
+        return out
+
+    def remove(self, article_ids: Sequence[str],
+               successors: Mapping[str, tuple[Article, str, str | None, list[Chunk], np.ndarray]]
+               | None = None) -> int:
+        """Delete articles and copies (and their chunks and vectors) in one transaction;
+        returns how many. A removed article's remaining copies pass to its successor (see
+        `successors`, embedded by the caller), or go with it if it has none."""
+        self._check_writable()
+        successors = successors or {}
+        removed = 0
+        with self.transaction():
+            for article_id in article_ids:
+                if self.conn.execute("DELETE FROM copies WHERE id = ?", (article_id,)).rowcount:
+                    removed += 1
+                    continue
+                rowid = self._rowid(article_id)
+                if rowid is None:
+                    continue
+                if article_id in successors:
+                    article, digest, origin, chunks, vectors = successors[article_id]
+                    self.conn.execute("DELETE FROM copies WHERE id = ?", (article.id,))
+                    heir = self._put_article(article, digest, origin, chunks, vectors)
+                    self.conn.execute("UPDATE copies SET canonical_rowid = ? "
+                                      "WHERE canonical_rowid = ?", (heir, rowid))
+                else:
+                    removed += self.conn.execute("DELETE FROM copies WHERE canonical_rowid = ?",
+                                                 (rowid,)).rowcount
+                self._delete_article(rowid)
+                removed += 1
             if removed:
+                # A file read before may hold what was removed: let the next ingest read it.
+                self.conn.execute("DELETE FROM files")
                 self._bump_generation()
         self._vectors = None
         return removed
 
     def find(self, *, ids: Sequence[str] = (), urls: Sequence[str] = (),
              sources: Sequence[str] = ()) -> list[str]:
-        """Ids of stored articles with any of these ids, URLs or outlets (outlet names match
-        case-insensitively and whole)."""
+        """Ids of stored articles and copies with any of these ids, URLs or outlets (outlet
+        names match case-insensitively and whole)."""
         found: dict[str, None] = {}
         for values, compare in ((ids, "id = ?"), (urls, "url = ?"),
                                 (sources, "lower(source) = lower(?)")):
             for value in values:
-                rows = self.conn.execute(f"SELECT id FROM articles WHERE {compare}", (value,))
-                found.update((r[0], None) for r in rows)
+                for table in ("articles", "copies"):
+                    rows = self.conn.execute(f"SELECT id FROM {table} WHERE {compare}", (value,))
+                    found.update((r[0], None) for r in rows)
         return list(found)
 
-    def _delete_article(self, article_id: str) -> bool:
+    # --- writing: the parts ----------------------------------------------------------------
+
+    def _check_writable(self) -> None:
+        if self._lock is None:
+            raise RuntimeError("index opened read-only")
+
+    def _meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def _rowid(self, article_id: str) -> int | None:
         row = self.conn.execute("SELECT rowid FROM articles WHERE id = ?", (article_id,)).fetchone()
-        if not row:
-            return False
+        return int(row[0]) if row else None
+
+    def _put_article(self, article: Article, digest: str, origin: str | None,
+                     chunks: Sequence[Chunk], vectors: np.ndarray) -> int:
+        """Insert or replace one article with its chunks, vectors, full text and LSH keys.
+        A replaced article keeps its rowid, so its copies stay with it."""
+        from qa.dedupe import band_keys
+
+        values = (article.id, article.url, article.title, article.text, article.published,
+                  article.date, article.source, json.dumps(list(article.authors)),
+                  json.dumps(article.extra, ensure_ascii=False, default=str), digest, origin,
+                  _now())
+        rowid = self._rowid(article.id)
+        if rowid is None:
+            self.conn.execute("DELETE FROM copies WHERE id = ?", (article.id,))
+            cur = self.conn.execute(f"INSERT INTO articles ({_ARTICLE_COLUMNS}) "
+                                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", values)
+            rowid = int(cur.lastrowid or 0)
+        else:
+            self._delete_chunks(rowid)
+            self.conn.execute("DELETE FROM bands WHERE article_rowid = ?", (rowid,))
+            self.conn.execute(
+                "UPDATE articles SET (" + _ARTICLE_COLUMNS + ") = (?,?,?,?,?,?,?,?,?,?,?,?) "
+                "WHERE rowid = ?", (*values, rowid))
+        vecs = np.ascontiguousarray(vectors, dtype=np.float32)
+        for chunk, vector in zip(chunks, vecs, strict=True):
+            cur = self.conn.execute(
+                "INSERT INTO chunks (id, article_rowid, n, start, end, vector)"
+                " VALUES (?,?,?,?,?,?)",
+                (chunk.id, rowid, chunk.n, chunk.start, chunk.end, vector.tobytes()),
+            )
+            self.conn.execute("INSERT INTO chunks_fts (rowid, title, body) VALUES (?,?,?)",
+                              (cur.lastrowid, article.title, chunk.text))
+        self._insert_keys(rowid, band_keys(article.text))
+        return rowid
+
+    def _insert_keys(self, rowid: int, keys: Sequence[int]) -> None:
+        self.conn.executemany("INSERT OR IGNORE INTO bands (band, key, article_rowid) "
+                              "VALUES (?,?,?)", [(b, k, rowid) for b, k in enumerate(keys)])
+
+    def _insert_copy(self, article: Article, digest: str, origin: str | None, canonical: int,
+                     similarity: float) -> None:
         self.conn.execute(
-            "DELETE FROM chunks_fts WHERE rowid IN "
-            "(SELECT rowid FROM chunks WHERE article_rowid = ?)",
-            (row[0],),
+            "INSERT INTO copies (id, canonical_rowid, url, title, text, published, day, source,"
+            " authors, extra, content_hash, origin, similarity, added)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (article.id, canonical, article.url, article.title, article.text,
+             article.published, article.date, article.source,
+             json.dumps(list(article.authors)),
+             json.dumps(article.extra, ensure_ascii=False, default=str), digest, origin,
+             round(similarity, 4), _now()),
         )
-        self.conn.execute("DELETE FROM chunks WHERE article_rowid = ?", (row[0],))
-        self.conn.execute("DELETE FROM articles WHERE rowid = ?", (row[0],))
-        return True
+
+    def _fold_into(self, article_id: str, canonical: int, similarity: float) -> None:
+        """Turn the stored article `article_id` into a copy of `canonical`, with its copies."""
+        rowid = self._rowid(article_id)
+        if rowid is None or rowid == canonical:
+            return
+        row = self.conn.execute("SELECT * FROM articles WHERE rowid = ?", (rowid,)).fetchone()
+        self.conn.execute("UPDATE copies SET canonical_rowid = ? WHERE canonical_rowid = ?",
+                          (canonical, rowid))
+        self._insert_copy(self._article(row), row["content_hash"], row["origin"], canonical,
+                          similarity)
+        self._delete_article(rowid)
+
+    def _delete_chunks(self, rowid: int) -> None:
+        self.conn.execute("DELETE FROM chunks_fts WHERE rowid IN "
+                          "(SELECT rowid FROM chunks WHERE article_rowid = ?)", (rowid,))
+        self.conn.execute("DELETE FROM chunks WHERE article_rowid = ?", (rowid,))
+
+    def _delete_article(self, rowid: int) -> None:
+        self._delete_chunks(rowid)
+        self.conn.execute("DELETE FROM articles WHERE rowid = ?", (rowid,))
 
     def _bump_generation(self) -> None:
         self.conn.execute(
@@ -495,6 +726,29 @@ class Index:
         row = self.conn.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
         return self._article(row) if row else None
 
+    def copy(self, article_id: str) -> Article | None:
+        row = self.conn.execute("SELECT * FROM copies WHERE id = ?", (article_id,)).fetchone()
+        return self._article(row) if row else None
+
+    def carriers(self, article_ids: Sequence[str]) -> dict[str, tuple[Carrier, ...]]:
+        """The copies folded into each of these articles: who else carried the story, oldest
+        first."""
+        if not article_ids:
+            return {}
+        marks = ",".join("?" * len(article_ids))
+        rows = self.conn.execute(
+            "SELECT a.id AS canonical, k.id, k.url, k.title, k.source, k.published "
+            "FROM copies k JOIN articles a ON a.rowid = k.canonical_rowid "
+            f"WHERE a.id IN ({marks}) ORDER BY k.day IS NULL, k.day, k.rowid",
+            list(article_ids),
+        ).fetchall()
+        out: dict[str, list[Carrier]] = {}
+        for r in rows:
+            out.setdefault(r["canonical"], []).append(
+                Carrier(article_id=r["id"], url=r["url"], title=r["title"], source=r["source"],
+                        published=r["published"]))
+        return {k: tuple(v) for k, v in out.items()}
+
     def info(self) -> dict[str, Any]:
         counts = self.counts()
         first, last = self.conn.execute("SELECT min(day), max(day) FROM articles").fetchone()
@@ -502,6 +756,7 @@ class Index:
             "SELECT coalesce(source, '(unknown)'), count(*) FROM articles GROUP BY 1 "
             "ORDER BY 2 DESC, 1"
         ).fetchall()
+        copies = self.conn.execute("SELECT count(*) FROM copies").fetchone()[0]
         size = sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())
         return {
             "path": str(self.path),
@@ -510,6 +765,7 @@ class Index:
             "chunking": self.manifest["chunking"],
             "articles": counts["articles"],
             "chunks": counts["chunks"],
+            "copies": int(copies),
             "dates": [first, last],
             "outlets": {str(name): int(n) for name, n in outlets},
             "size_bytes": size,

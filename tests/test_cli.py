@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -40,9 +41,12 @@ def test_help_lists_the_commands_without_loading_models() -> None:
 def test_sample_ingest_then_ask(cli: Path) -> None:
     result = runner.invoke(app, ["ingest", "--sample"])
     assert result.exit_code == 0, result.output
-    assert "24 articles" in result.output
-    again = runner.invoke(app, ["ingest", "--sample"])
-    assert "unchanged   24" in again.output.replace("\u00a0", " ")
+    output = result.output.replace("\u00a0", " ")
+    assert "24 articles" in output and "copies      1" in output
+    again = runner.invoke(app, ["ingest", "--sample"]).output
+    assert re.search(r"files read\s+0", again) and re.search(r"files unchanged\s+1", again)
+    again = runner.invoke(app, ["ingest", "--sample", "--rescan"]).output
+    assert re.search(r"files read\s+1", again) and re.search(r"\bunchanged\s+25", again)
 
     result = runner.invoke(app, ["ask", "Which bases does Russia intend to keep?"])
     assert result.exit_code == 0, result.output
@@ -108,10 +112,25 @@ def test_doctor_and_rm(cli: Path) -> None:
     assert result.exit_code == 0 and "repaired" in result.output
     assert "sound" in runner.invoke(app, ["index", "doctor"]).output
     result = runner.invoke(app, ["rm", "--source", "harbor ledger"])
-    assert result.exit_code == 0 and "removed 4 articles" in result.output
+    # Its four articles and its copy of a Northgate Wire story, which stays with Northgate.
+    assert result.exit_code == 0 and "removed 5 articles" in result.output
     info = json.loads(runner.invoke(app, ["index", "info", "--json"]).stdout)
     assert info["articles"] == 20 and "Harbor Ledger" not in info["outlets"]
+    assert info["copies"] == 0 and info["outlets"]["Northgate Wire"] == 5
     assert runner.invoke(app, ["rm"]).exit_code == 1
+    missing = runner.invoke(app, ["rm", "--source", "harbor ledger"])
+    assert missing.exit_code == 1 and "no stored article" in missing.stderr
+
+
+def test_rm_promotes_a_copy_through_the_cli(cli: Path) -> None:
+    assert "copies" in runner.invoke(app, ["ingest", "--sample"]).output
+    result = runner.invoke(app, ["rm", "--source", "northgate wire"])
+    assert result.exit_code == 0, result.output
+    assert "removed 5 articles (1 replaced by a copy from another outlet)" in result.output
+    info = json.loads(runner.invoke(app, ["index", "info", "--json"]).stdout)
+    assert info["articles"] == 20 and info["outlets"]["Harbor Ledger"] == 5
+    assert info["copies"] == 0
+    assert "sound" in runner.invoke(app, ["index", "doctor"]).output
 
 
 def test_field_mapping_for_other_exports(cli: Path) -> None:

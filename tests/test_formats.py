@@ -15,6 +15,7 @@ import pytest
 
 from qa.readers import (
     Rejected,
+    Skipped,
     content_id,
     expand_paths,
     html_to_text,
@@ -281,8 +282,10 @@ def test_folders_yield_sniffed_files_and_skip_hidden_folders(tmp_path: Path) -> 
     shutil.copy(PAGE, tmp_path / ".cache" / "copy.html")
     (tmp_path / "notes.bin").write_bytes(b"\x00\x01\x02")
     shutil.copy(RSS, tmp_path / "ledger.rss")
-    assert list(expand_paths([tmp_path])) == [tmp_path / "ledger.rss",
-                                              tmp_path / "pages" / "footbridge"]
+    found = list(expand_paths([tmp_path]))
+    assert found[0] == tmp_path / "ledger.rss" and found[2] == tmp_path / "pages" / "footbridge"
+    assert isinstance(found[1], Skipped) and found[1].path == str(tmp_path / "notes.bin")
+    assert "unknown kind" in found[1].reason and len(found) == 3
 
 
 # --- JSONL field mapping ---------------------------------------------------------------------

@@ -124,16 +124,19 @@ def test_expand_paths_walks_folders_and_names_unknown_files(tmp_path: Path) -> N
     (tmp_path / "image.png").write_bytes(b"\x89PNG")
     (tmp_path / ".hidden.txt").write_text("x", encoding="utf-8")
     found = list(expand_paths([tmp_path, tmp_path / "image.png", tmp_path / "missing.txt"]))
-    assert found[:2] == [tmp_path / "a.jsonl", tmp_path / "sub" / "b.txt"]
-    assert isinstance(found[2], Rejected) and "unknown kind" in found[2].reason
-    assert isinstance(found[3], Rejected) and "no such file" in found[3].reason
+    # In a folder an unknown file is skipped (and reported); named directly it is rejected.
+    assert found[0] == tmp_path / "a.jsonl" and found[2] == tmp_path / "sub" / "b.txt"
+    assert isinstance(found[1], Skipped) and found[1].path.endswith("image.png")
+    assert isinstance(found[3], Rejected) and "unknown kind" in found[3].reason
+    assert isinstance(found[4], Rejected) and "no such file" in found[4].reason
+    assert len(found) == 5
 
 
 def test_the_bundled_sample_archive() -> None:
     from qa.cli import SAMPLE
 
     articles = [a for a in read_path(Path(str(SAMPLE))) if isinstance(a, Article)]
-    assert len(articles) == 24
+    assert len(articles) == 25  # one is a syndicated copy: the index holds 24
     assert len({a.source for a in articles}) == 5
     assert all(a.published and a.url and a.title for a in articles)
     # The refusal demo ("What did China's foreign ministry say ...?") relies on this.

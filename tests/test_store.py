@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from qa.errors import NewsqaError
-from qa.ingest import ingest
+from qa.ingest import file_mark, ingest
 from qa.records import Filters
 from qa.store import MANIFEST, VECTORS, EmbedderSpec, Index
 from tests.conftest import ARTICLES, FakeEmbedder, open_index
@@ -29,7 +29,10 @@ def test_ingest_then_reingest_changes_nothing(index_path: Path, archive: Path,
 
     calls = embedder.calls
     second = _ingest(index_path, embedder, archive)
-    assert (second.added, second.updated, second.unchanged) == (0, 0, 3)
+    assert (second.files, second.files_unchanged, second.unchanged) == (0, 1, 0)  # not read
+    with open_index(index_path, embedder) as index:
+        third = ingest([archive], index, embedder, rescan=True)
+    assert (third.files, third.added, third.updated, third.unchanged) == (1, 0, 0, 3)
     assert embedder.calls == calls  # nothing re-embedded
     after = {p.name: p.read_bytes() for p in index_path.iterdir() if p.suffix == ".faiss"}
     assert after == before
@@ -191,3 +194,50 @@ def test_outlet_filters_match_literally(index_path: Path, archive: Path,
     with open_index(index_path, embedder, write=False) as index:
         assert index.search_lexical("footbridge", 10, Filters(source="_")) == []
         assert index.search_lexical("footbridge", 10, Filters(source="%")) == []
+
+
+def test_files_read_whole_are_not_read_again_until_they_change(
+        index_path: Path, archive: Path, embedder: FakeEmbedder, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(ARTICLES[0]) + "\n{not json\n", encoding="utf-8")
+    first = _ingest(index_path, embedder, archive, bad)
+    assert (first.files, first.added, len(first.rejected)) == (2, 3, 1)
+    second = _ingest(index_path, embedder, archive, bad)
+    # The clean file is skipped unread; the one with a rejected line is read (and reported)
+    # every time until it is fixed.
+    assert (second.files, second.files_unchanged, second.unchanged) == (1, 1, 1)
+    assert len(second.rejected) == 1
+    changed = {**ARTICLES[1], "text": ARTICLES[1]["text"] + " Prizes were paid in full."}
+    archive.write_text("".join(json.dumps(a) + "\n" for a in [ARTICLES[0], changed]),
+                       encoding="utf-8")
+    third = _ingest(index_path, embedder, archive)
+    assert (third.files, third.updated, third.unchanged) == (1, 1, 1)
+    with open_index(index_path, embedder) as index:  # a removal forgets which files were read
+        index.remove(index.find(urls=[ARTICLES[0]["url"]]))
+    fourth = _ingest(index_path, embedder, archive)
+    assert (fourth.files, fourth.added) == (1, 1)
+
+
+def test_an_interrupted_ingest_resumes(index_path: Path, tmp_path: Path,
+                                       embedder: FakeEmbedder) -> None:
+    records = [{"url": f"https://ledger.example/{n}", "title": f"Harbor note {n}",
+                "text": f"The harbor crew repaired pier {n} on Monday and reopened it."}
+               for n in range(10)]
+    path = tmp_path / "many.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+
+    class Failing(FakeEmbedder):
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            if self.calls == 2:
+                raise KeyboardInterrupt  # the user pressed Ctrl-C during the third batch
+            return super().embed(texts)
+
+    with open_index(index_path, embedder) as index, pytest.raises(KeyboardInterrupt):
+        ingest([path], index, Failing(), batch_size=3)
+    with open_index(index_path, embedder, write=False) as index:
+        assert index.counts()["articles"] == 6  # two whole batches were committed
+        assert not index.file_done(file_mark(path, None))
+    resumed = _ingest(index_path, embedder, path)
+    assert (resumed.files, resumed.added, resumed.unchanged) == (1, 4, 6)
+    with open_index(index_path, embedder, write=False) as index:
+        assert index.counts()["articles"] == 10 and index.file_done(file_mark(path, None))

@@ -15,8 +15,8 @@ from qa.readers.text import TEXT_SUFFIXES, read_text
 from qa.readers.warc import WARC_SUFFIXES, read_warc
 from qa.records import Article
 
-SUPPORTED = ("article JSONL (.jsonl, .jsonl.gz, .ndjson), text (.txt, .md), HTML (.html, .htm), "
-             "RSS/Atom (.rss, .atom, .xml) or WARC (.warc, .warc.gz), plain or gzipped")
+SUPPORTED = ("article JSONL (.jsonl, .ndjson), text (.txt, .md), HTML (.html, .htm), RSS/Atom "
+             "(.rss, .atom, .xml) or WARC (.warc), each plain or gzipped (.gz)")
 UNKNOWN_KIND = f"unknown kind of file; use {SUPPORTED}"
 
 _BY_NAME = (
@@ -86,13 +86,17 @@ def _hidden(path: Path, root: Path) -> bool:
     return any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
-def expand_paths(paths: Iterable[Path]) -> Iterator[Path | Rejected]:
-    """Files named directly, and the readable files under named folders (sorted, recursive,
-    leaving out hidden files and folders)."""
+def expand_paths(paths: Iterable[Path]) -> Iterator[Path | Rejected | Skipped]:
+    """Files named directly, and the files under named folders (sorted, recursive, leaving
+    out hidden files and folders). A named file of an unknown kind is rejected; one found in
+    a folder is skipped (folders hold other things too), and both are reported."""
     for path in paths:
         if path.is_dir():
             for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                if _hidden(child, path) or reader_for(child) is None:
+                if _hidden(child, path):
+                    continue
+                if reader_for(child) is None:
+                    yield Skipped(str(child), UNKNOWN_KIND)
                     continue
                 yield child
         elif path.is_file():

@@ -19,7 +19,7 @@ from qa.readers.common import (
 )
 from qa.records import Article
 
-JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson")
+JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
 MAPPABLE_FIELDS = ("id", "url", "title", "text", "published", "source", "authors")
 MAX_LINE_BYTES = 32 * MB  # one article; a longer "line" is a broken export, not an article
 

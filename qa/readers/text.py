@@ -8,10 +8,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from qa.readers.common import DATE_KEYS, Rejected, article_from_record, content_id, parse_date
+from qa.readers.common import (
+    DATE_KEYS,
+    MB,
+    Rejected,
+    article_from_record,
+    content_id,
+    parse_date,
+    read_whole,
+)
 from qa.records import Article
 
-TEXT_SUFFIXES = (".txt", ".md", ".markdown")
+TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".txt.gz", ".md.gz", ".markdown.gz")
+MAX_TEXT_BYTES = 16 * MB  # one article; a bigger text file is not one
 
 _DATE_PREFIX = re.compile(r"^\s*date[:\s]+(\d{4}-\d{2}-\d{2})\b", re.IGNORECASE)
 _BYLINE = re.compile(r"^\s*by\s+(.+?)(?:\s+((?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
@@ -106,14 +115,15 @@ def parse_text_article(raw: str, path: Path) -> Article:
 
 
 def read_text(path: Path) -> Iterator[Article | Rejected]:
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        yield Rejected(str(path), line, "not UTF-8 text; re-encode the file as UTF-8")
+    data = read_whole(path, MAX_TEXT_BYTES)
+    if isinstance(data, Rejected):
+        yield data
         return
-    except OSError as exc:
-        yield Rejected(str(path), None, f"cannot read the file ({exc})")
+    try:
+        raw = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        yield Rejected(str(path), line, "not UTF-8 text; re-encode the file as UTF-8")
         return
     try:
         yield parse_text_article(raw.lstrip("\ufeff"), path)

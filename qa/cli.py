@@ -19,7 +19,6 @@ from qa.errors import NewsqaError
 
 app = typer.Typer(
     name="newsqa",
-    no_args_is_help=True,
     add_completion=False,
     rich_markup_mode="rich",
     help="Answer questions about a local news archive, with citations a reader can check.",
@@ -51,10 +50,16 @@ class Settings:
     debug: bool = False
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def _root(ctx: typer.Context,
           debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
+    """Bare `newsqa` opens the REPL on a terminal, and prints this help elsewhere."""
     ctx.obj = Settings(debug=debug)
+    if ctx.invoked_subcommand is None:
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            ctx.invoke(repl, ctx)
+        else:
+            console.print(ctx.get_help())
 
 
 @contextlib.contextmanager
@@ -184,7 +189,7 @@ def ask(
     from qa.answer import AskParams
     from qa.answer import ask as run_ask
     from qa.records import Filters
-    from qa.render import render_answer
+    from qa.render import ask_streaming, render_answer
     from qa.retrieve import RetrieveParams
     from qa.store import Index
 
@@ -201,29 +206,33 @@ def ask(
                                  filters=filters, params=params)
                 sys.stdout.write(json.dumps(answer.to_json(), ensure_ascii=False) + "\n")
                 return
-            answer = _ask_streaming(question, store, embedder, generator, filters, params)
+            answer = ask_streaming(console, question, store, embedder, generator, filters,
+                                   params)
             render_answer(console, answer)
 
 
-def _ask_streaming(question: str, store: Any, embedder: Any, generator: Any, filters: Any,
-                   params: Any) -> Any:
-    """Show the draft while it is generated (dim: not yet verified), then the verified answer."""
-    from rich.live import Live
-    from rich.text import Text
+@app.command()
+def repl(
+    ctx: typer.Context,
+    model: ModelOpt = None,
+    index: IndexName = "default",
+    index_dir: IndexDir = Path("indexes"),
+    models_dir: ModelsDir = Path("models"),
+) -> None:
+    """Ask, follow up, narrow by date and outlet, open the sources (/help inside)."""
+    from qa.repl import Session, history_path
+    from qa.repl import run as run_repl
+    from qa.store import Index
 
-    from qa.answer import ask as run_ask
-
-    if not console.is_terminal:
-        return run_ask(question, index=store, embedder=embedder, generator=generator,
-                       filters=filters, params=params)
-    draft = Text(style="dim")
-    with Live(draft, console=console, transient=True, refresh_per_second=20) as live:
-        def show(piece: str) -> None:
-            draft.append(piece)
-            live.update(draft)
-
-        return run_ask(question, index=store, embedder=embedder, generator=generator,
-                       filters=filters, params=params, on_text=show)
+    with _user_errors(ctx):
+        choice = _model_choice(model, models_dir)
+        embedder = _default_embedder()
+        generator = _generator(choice.path)
+        with Index.open(index_dir / index, _spec(embedder)) as store:
+            session = Session(index=store, embedder=embedder, generator=generator,
+                              console=console, models_dir=models_dir,
+                              load_generator=_generator)
+            run_repl(session, history=history_path())
 
 
 def _model_choice(model: Path | None, models_dir: Path) -> Any:

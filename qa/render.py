@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from qa.ingest import IngestReport
-from qa.records import Answer, Citation, Hit
+from qa.records import Answer, Article, Citation, Filters, Hit
+
+if TYPE_CHECKING:
+    from qa.answer import AskParams
+    from qa.embedders import Embedder
+    from qa.generators import Generator
+    from qa.store import Index
 
 
 def _meta(source: str | None, date: str | None, title: str) -> str:
@@ -65,6 +71,43 @@ def render_answer(console: Console, answer: Answer) -> None:
         f"[dim]{answer.model} · retrieve {t['retrieve_s']:.2f}s · "
         f"generate {t['generate_s']:.2f}s · total {t['total_s']:.2f}s[/]"
     )
+
+
+def ask_streaming(console: Console, question: str, index: Index, embedder: Embedder,
+                  generator: Generator, filters: Filters, params: AskParams, *,
+                  stream: bool = True) -> Answer:
+    """Answer, showing the draft while it is generated (dim: not yet verified) on a terminal;
+    the caller then renders the verified answer."""
+    from rich.live import Live
+    from rich.text import Text
+
+    from qa.answer import ask
+
+    if not (stream and console.is_terminal):
+        return ask(question, index=index, embedder=embedder, generator=generator,
+                   filters=filters, params=params)
+    draft = Text(style="dim")
+    with Live(draft, console=console, transient=True, refresh_per_second=20) as live:
+        def show(piece: str) -> None:
+            draft.append(piece)
+            live.update(draft)
+
+        return ask(question, index=index, embedder=embedder, generator=generator,
+                   filters=filters, params=params, on_text=show)
+
+
+def render_article(console: Console, article: Article) -> None:
+    """A whole stored article, for reading."""
+    console.print(_meta(article.source, article.date, article.title))
+    if article.authors:
+        console.print(f"[dim]by {escape(', '.join(article.authors))}[/]")
+    if article.url:
+        console.print(f"[blue]{escape(article.url)}[/]")
+    console.print()
+    for paragraph in article.text.split("\n"):
+        if paragraph.strip():
+            console.print(escape(paragraph.strip()), highlight=False)
+            console.print()
 
 
 def render_report(console: Console, report: dict[str, Any]) -> None:

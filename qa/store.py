@@ -15,7 +15,7 @@ import fcntl
 import json
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -124,11 +124,15 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def _write_atomic(path: Path, data: bytes | Callable[[Path], None]) -> None:
+    """Write `data` (or let `data(tmp)` write the file) beside `path`, sync it and rename it
+    into place, so a reader sees the old file or the new one, never half of one."""
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
+    if callable(data):
+        data(tmp)
+    else:
+        tmp.write_bytes(data)
+    with open(tmp, "rb+") as handle:
         os.fsync(handle.fileno())
     os.replace(tmp, path)
 
@@ -599,8 +603,8 @@ class Index:
         vectors = self._load_vectors(trust_file=False)
         import faiss
 
-        data = faiss.serialize_index(vectors)
-        _write_atomic(self.path / VECTORS, np.asarray(data).tobytes())
+        # Written straight to disk: serialising in memory first would hold two more copies.
+        _write_atomic(self.path / VECTORS, lambda tmp: faiss.write_index(vectors, str(tmp)))
         self.manifest["generation"] = self.generation()
         self._save_manifest()
 

@@ -145,3 +145,9 @@ def test_field_mapping_for_other_exports(cli: Path) -> None:
     assert info["outlets"] == {"Courier": 1}
     bad = runner.invoke(app, ["ingest", str(export), "--field", "body"])
     assert bad.exit_code == 1 and "FIELD=COLUMN" in bad.stderr
+
+
+def test_bare_newsqa_prints_help_when_not_on_a_terminal(cli: Path) -> None:
+    result = runner.invoke(app, [])
+    assert result.exit_code == 0
+    assert "repl" in result.output and "ingest" in result.output

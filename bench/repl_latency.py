@@ -1,0 +1,86 @@
+"""Warm answers (models loaded once, as in `newsqa repl`) against cold ones (`newsqa ask`, a
+new process each time), measured in the same run on the same questions.
+
+Needs an index of the bundled sample (`newsqa ingest --sample`) in --index-dir.
+
+    python bench/repl_latency.py --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+QUESTIONS = [
+    "Which bases does Russia intend to keep?",
+    "Who won the Riverton Winter Marathon?",
+    "How many homes did the Alder Bay storm damage?",
+    "What did Russia ask Turkey for?",
+]
+
+
+def cold(question: str, index_dir: Path) -> float:
+    began = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "qa", "ask", question, "--index-dir", str(index_dir)],
+                   check=True, capture_output=True)
+    return time.perf_counter() - began
+
+
+def _stamp(times: list[float]) -> Callable[[str], None]:
+    """A streaming callback that notes when the first piece of text arrived."""
+    def on_text(_piece: str) -> None:
+        if not times:
+            times.append(time.perf_counter())
+    return on_text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--index-dir", type=Path, default=Path("indexes"))
+    args = parser.parse_args()
+
+    cold_s = [cold(q, args.index_dir) for _ in range(args.runs) for q in QUESTIONS]
+
+    began = time.perf_counter()
+    import qa.cli
+    from qa.answer import ask
+    from qa.store import Index
+
+    embedder = qa.cli._default_embedder()
+    generator = qa.cli._generator(qa.cli._model_choice(None, Path("models")).path)
+    index = Index.open(args.index_dir / "default", qa.cli._spec(embedder))
+    embedder.embed(["warm up"])
+    load_s = time.perf_counter() - began
+
+    warm_s: list[float] = []
+    first_token_s: list[float] = []
+    for _ in range(args.runs):
+        for question in QUESTIONS:
+            first: list[float] = []
+            began = time.perf_counter()
+            ask(question, index=index, embedder=embedder, generator=generator,
+                on_text=_stamp(first))
+            warm_s.append(time.perf_counter() - began)
+            if first:
+                first_token_s.append(first[0] - began)
+
+    def row(name: str, values: list[float]) -> str:
+        return (f"| {name} | {len(values)} | {statistics.median(values):.2f} | "
+                f"{min(values):.2f} | {max(values):.2f} |")
+
+    print("| measure | n | median s | min s | max s |")
+    print("|---|---:|---:|---:|---:|")
+    print(row("cold `newsqa ask` (new process, to exit)", cold_s))
+    print(f"| warm session start (imports, models, index) | 1 | {load_s:.2f} | | |")
+    print(row("warm answer (retrieve, generate, verify)", warm_s))
+    print(row("warm time to first token", first_token_s))
+
+
+if __name__ == "__main__":
+    main()

@@ -92,6 +92,10 @@ def best_copy_match(new: Article, candidates: Iterable[Article]) -> tuple[Articl
     return best
 
 
-def earlier(a: Article, b: Article) -> bool:
-    """Whether `a` was published before `b` (an undated article is never earlier)."""
-    return bool(a.date and b.date and a.date < b.date)
+def preferred(a: Article, b: Article) -> bool:
+    """Whether `a` should stand for the story rather than its copy `b`: it was published
+    earlier, or the same day with a headline where `b` has none (an undated article is never
+    earlier)."""
+    if a.date and b.date and a.date != b.date:
+        return a.date < b.date
+    return bool(a.title.strip() and not b.title.strip() and (a.date or not b.date))

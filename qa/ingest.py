@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from qa.chunking import ChunkParams, chunk_article
-from qa.dedupe import band_keys, best_copy_match, earlier
+from qa.dedupe import band_keys, best_copy_match, preferred
 from qa.embedders import Embedder
 from qa.readers import Rejected, Skipped, content_hash, expand_paths, read_path
 from qa.records import Article, Chunk
@@ -124,7 +124,7 @@ def ingest(paths: Iterable[Path], index: Index, embedder: Embedder, *, batch_siz
         if pending_keys & set(enumerate(keys)):
             flush()  # it may copy an article still waiting: store that first, then compare
         match = best_copy_match(item, index.copy_candidates(keys))
-        if match is not None and not earlier(item, match[0]):
+        if match is not None and not preferred(item, match[0]):
             index.write_copy(item, digest, origin, match[0].id, match[1])
             report.copies += 1
             if on_article is not None:

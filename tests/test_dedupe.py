@@ -216,3 +216,13 @@ def test_copies_in_one_batch_are_found(index_path: Path, tmp_path: Path,
     assert (report.added, report.copies) == (1, 1)
     with open_index(index_path, embedder, write=False) as index:
         assert _sources(index) == ["Harbor Ledger"]  # the earlier one, whatever the order
+
+
+def test_the_same_day_copy_with_a_headline_stands_for_the_story(
+        index_path: Path, tmp_path: Path, embedder: FakeEmbedder) -> None:
+    untitled = {**HARBOR, "title": ""}
+    titled = {**VALLEY, "published": HARBOR["published"]}
+    report = _ingest(index_path, embedder, _write(tmp_path / "a.jsonl", untitled, titled))
+    assert (report.added, report.copies) == (1, 1)
+    with open_index(index_path, embedder, write=False) as index:
+        assert _sources(index) == ["Valley Courier"]

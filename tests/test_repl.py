@@ -79,12 +79,12 @@ def test_follow_ups_are_recognised_and_rewritten(index: Index) -> None:
     previous = session.turns[-1]
     assert rewrite(BASES, previous) == BASES
     assert rewrite("and who reported it?", previous) == (
-        "Who reported it? Following up on: Which bases does Russia intend to keep "
-        "(answer: Tartus naval base and the Khmeimim air base)")
+        "Who reported it? (Which bases does Russia intend to keep: Tartus naval base and the "
+        "Khmeimim air base)")
     refused = Turn("q", "Who won?", session.turns[-1].answer.__class__(
         question="Who won?", answer="refused", answerable=False, citations=(), retrieved=(),
         model="m", timings={}))
-    assert rewrite("when was that?", refused) == "When was that? Following up on: Who won"
+    assert rewrite("when was that?", refused) == "When was that? (Who won)"
 
 
 def test_a_conversation_with_history_filters_and_follow_ups(index: Index,
@@ -98,8 +98,8 @@ def test_a_conversation_with_history_filters_and_follow_ups(index: Index,
     # Answers and sources, rendered as `newsqa ask` renders them.
     assert "Tartus naval base and the Khmeimim air base [1]." in out and "Sources" in out
     # The follow-up was made self-contained, shown, and that is what the model was asked.
-    assert "→ Who reported it? Following up on: Which bases" in out
-    assert "Question: Who reported it? Following up on:" in generator.prompts[1]
+    assert "→ Who reported it? (Which bases does Russia intend to keep: Tartus" in out
+    assert "Question: Who reported it? (Which bases" in generator.prompts[1]
     # The outlet filter holds for the next question, and /filters shows it.
     last = session.turns[-1].answer
     assert last.retrieved and {h.article.source for h in last.retrieved} == {"Meridian Post"}
@@ -206,3 +206,14 @@ def test_the_real_repl_in_a_pseudo_terminal(tmp_path: Path) -> None:
     finally:
         child.close(force=True)
     assert child.exitstatus == 0
+
+
+def test_a_chain_of_follow_ups_keeps_to_the_question_that_opened_it(index: Index) -> None:
+    session = _session(index)
+    for line in (BASES, "and who reported it?", "when was that?"):
+        session.handle(line)
+    assert session.turns[-1].question.startswith(
+        "When was that? (Which bases does Russia intend to keep")
+    assert session.turns[-1].question.count("(") == 1
+    session.handle("Who won the Riverton Winter Marathon?")  # a new thread
+    assert session.turns[-1].topic == "Who won the Riverton Winter Marathon?"

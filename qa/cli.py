@@ -369,6 +369,9 @@ def index_info(
         console.print(f"embedder {info['embedder']['name']} (dim {info['embedder']['dim']}), "
                       f"chunks of at most {info['chunking']['max_words']} words")
         console.print("outlets: " + ", ".join(f"{k} ({v})" for k, v in info["outlets"].items()))
+        if info["copy_outlets"]:
+            console.print("copies carried by: " + ", ".join(
+                f"{k} ({v})" for k, v in info["copy_outlets"].items()))
         console.print(f"size on disk {info['size_bytes'] / 1e6:.1f} MB")
 
 
@@ -441,7 +444,7 @@ def remove(
                               in zip(heirs.items(), embedded, strict=True)}
             removed = store.remove(found, successors)
             store.commit_vectors()
-            console.print(f"removed {removed} articles"
+            console.print(f"removed {removed} article{'' if removed == 1 else 's'}"
                           + (f" ({len(successors)} replaced by a copy from another outlet)"
                              if successors else "")
                           + f"; the index now holds {store.counts()['articles']}")

@@ -761,6 +761,10 @@ class Index:
             "ORDER BY 2 DESC, 1"
         ).fetchall()
         copies = self.conn.execute("SELECT count(*) FROM copies").fetchone()[0]
+        copy_outlets = self.conn.execute(
+            "SELECT coalesce(source, '(unknown)'), count(*) FROM copies GROUP BY 1 "
+            "ORDER BY 2 DESC, 1"
+        ).fetchall()
         size = sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())
         return {
             "path": str(self.path),
@@ -772,6 +776,7 @@ class Index:
             "copies": int(copies),
             "dates": [first, last],
             "outlets": {str(name): int(n) for name, n in outlets},
+            "copy_outlets": {str(name): int(n) for name, n in copy_outlets},
             "size_bytes": size,
             "updated": self.manifest.get("updated"),
         }

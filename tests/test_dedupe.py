@@ -92,6 +92,7 @@ def test_a_syndicated_copy_is_folded_into_the_stored_article(
         assert (carrier.source, carrier.published, carrier.url) == (
             "Valley Courier", "2024-05-03", VALLEY["url"])
         assert index.info()["copies"] == 1
+        assert index.info()["copy_outlets"] == {"Valley Courier": 1}
         assert not check(index).problems
     # Re-ingesting stores nothing and embeds nothing.
     calls = embedder.calls

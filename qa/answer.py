@@ -52,6 +52,12 @@ def ask(question: str, *, index: Index, embedder: Embedder, generator: Generator
     filters = filters or Filters()
     params = params or AskParams()
     question = check_question(question, params)
+    with index.snapshot():  # one committed state of the index, whatever is written meanwhile
+        return _ask(question, index, embedder, generator, filters, params, on_text)
+
+
+def _ask(question: str, index: Index, embedder: Embedder, generator: Generator,
+         filters: Filters, params: AskParams, on_text: Callable[[str], None] | None) -> Answer:
     started = time.perf_counter()
     query_vector = embedder.embed([question])[0]
     hits = retrieve(index, question, query_vector, filters, params.retrieve)

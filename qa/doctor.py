@@ -2,16 +2,24 @@
 
 The SQLite store is the source of truth; the FAISS file, the full-text table and the manifest's
 counts are derived from it and can be rebuilt. Articles or chunks that are damaged in the store
-itself are reported, never silently dropped.
+itself are reported, never silently dropped. Whatever was edited or damaged, the doctor reports
+it as a problem rather than failing on it.
 """
 
 from __future__ import annotations
 
+import filecmp
+import json
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from qa.store import VECTORS, Index
+
+_REINGEST = "remove them (`newsqa rm --id ID`) and ingest their files again"
 
 
 @dataclass
@@ -25,6 +33,12 @@ def _one(index: Index, sql: str) -> int:
     return int(index.conn.execute(sql).fetchone()[0])
 
 
+def _ids(index: Index, sql: str, limit: int = 3) -> str:
+    rows = index.conn.execute(sql + f" LIMIT {limit + 1}").fetchall()
+    shown = ", ".join(str(r[0]) for r in rows[:limit])
+    return shown + (", ..." if len(rows) > limit else "")
+
+
 def check(index: Index, repair: bool = False) -> Checkup:
     result = Checkup()
     problems, repaired = result.problems, result.repaired
@@ -34,6 +48,9 @@ def check(index: Index, repair: bool = False) -> Checkup:
     counts = index.counts()
     result.facts.update(counts)
     result.facts["fts_rows"] = _one(index, "SELECT count(*) FROM chunks_fts")
+    result.facts["copies"] = _one(index, "SELECT count(*) FROM copies")
+    dim = _manifest_problems(index.manifest, problems)
+    generation_ok = _generation(index, result, repair)
 
     orphans = _one(index, "SELECT count(*) FROM chunks c LEFT JOIN articles a "
                           "ON a.rowid = c.article_rowid WHERE a.rowid IS NULL")
@@ -43,17 +60,23 @@ def check(index: Index, repair: bool = False) -> Checkup:
             index.conn.execute("DELETE FROM chunks WHERE article_rowid NOT IN "
                                "(SELECT rowid FROM articles)")
             repaired.append("deleted the chunks that belong to no article")
-    bad_offsets = _one(index, "SELECT count(*) FROM chunks c JOIN articles a ON "
-                              "a.rowid = c.article_rowid WHERE c.start < 0 OR c.end <= c.start "
-                              "OR c.end > length(a.text)")
+    offsets = ("FROM chunks c JOIN articles a ON a.rowid = c.article_rowid WHERE c.start < 0 "
+               "OR c.end <= c.start OR c.end > length(a.text)")
+    bad_offsets = _one(index, f"SELECT count(*) {offsets}")
     if bad_offsets:
         problems.append(f"{bad_offsets} chunks have offsets outside their article's text "
-                        "(re-ingest those articles)")
-    bad_vectors = _one(index, f"SELECT count(*) FROM chunks WHERE length(vector) != "
-                              f"{index.dim * np.dtype(np.float32).itemsize}")
-    if bad_vectors:
-        problems.append(f"{bad_vectors} stored vectors do not have dimension {index.dim} "
-                        "(re-ingest those articles)")
+                        f"(articles {_ids(index, f'SELECT DISTINCT a.id {offsets}')}: "
+                        f"{_REINGEST})")
+    bad_vectors = 0
+    if dim is not None:
+        sized = f"FROM chunks c LEFT JOIN articles a ON a.rowid = c.article_rowid WHERE " \
+                f"length(c.vector) != {dim * np.dtype(np.float32).itemsize}"
+        bad_vectors = _one(index, f"SELECT count(*) {sized}")
+        if bad_vectors:
+            problems.append(f"{bad_vectors} stored vectors do not have dimension {dim} "
+                            f"(articles {_ids(index, f'SELECT DISTINCT a.id {sized}')}: "
+                            f"{_REINGEST})")
+    _metadata(index, problems)
 
     chunks = index.counts()["chunks"]
     if result.facts["fts_rows"] != chunks or _one(
@@ -64,29 +87,147 @@ def check(index: Index, repair: bool = False) -> Checkup:
             _rebuild_fts(index)
             repaired.append("rebuilt the full-text table from the chunks")
 
+    _leftovers(index, result, repair)
+    if dim is None or not generation_ok:
+        return result  # without a dimension or a generation, the vectors cannot be judged
     manifest_counts = index.manifest.get("counts")
-    vectors_ok = _vectors_agree(index, chunks)
-    if not vectors_ok:
-        problems.append(f"{VECTORS} is missing, unreadable or older than the store")
+    vectors_problem = _vectors_problem(index, chunks, dim, checkable=not bad_vectors)
+    if vectors_problem:
+        problems.append(vectors_problem)
     if manifest_counts != index.counts():
         problems.append(f"the manifest counts {manifest_counts} differ from the store "
                         f"{index.counts()}")
-    if repair and (not vectors_ok or manifest_counts != index.counts()) and not bad_vectors:
+    if repair and (vectors_problem or manifest_counts != index.counts()) and not bad_vectors:
         index.commit_vectors()
         repaired.append(f"rewrote {VECTORS} and the manifest from the store")
     return result
 
 
-def _vectors_agree(index: Index, chunks: int) -> bool:
+def _manifest_problems(manifest: dict[str, Any], problems: list[str]) -> int | None:
+    """Report the manifest's fields that are not what newsqa writes; return the embedder's
+    dimension when it is a usable one."""
+    embedder = manifest.get("embedder")
+    dim = embedder.get("dim") if isinstance(embedder, dict) else None
+    if not isinstance(dim, int) or isinstance(dim, bool) or dim <= 0 or \
+            not isinstance(embedder, dict) or not isinstance(embedder.get("name"), str):
+        problems.append(f"the manifest's embedder {embedder!r} is not a name and a dimension: "
+                        "restore the manifest, or re-ingest into a new --index")
+        dim = None
+    chunking = manifest.get("chunking")
+    if not (isinstance(chunking, dict) and set(chunking) == {"max_words", "overlap_sentences"}
+            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                    for v in chunking.values()) and chunking["max_words"] > 0):
+        problems.append(f"the manifest's chunking {chunking!r} is not max_words and "
+                        "overlap_sentences: restore the manifest, or re-ingest into a new "
+                        "--index")
+    return dim
+
+
+def _generation(index: Index, result: Checkup, repair: bool) -> bool:
+    """Whether the store's generation counter is a number (a repair makes it one again)."""
+    row = index.conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+    if row is None or str(row[0]).isdigit():
+        return True
+    result.problems.append(f"the store's generation counter is {row[0]!r}, not a number: the "
+                           "store was edited; `--repair` resets it")
+    if repair:
+        written = index.manifest.get("generation")
+        restart = (written if isinstance(written, int) and written >= 0 else 0) + 1
+        with index.transaction():
+            index.conn.execute("UPDATE meta SET value = ? WHERE key = 'generation'",
+                               (str(restart),))
+        result.repaired.append(f"set the store's generation to {restart}")
+        return True
+    return False
+
+
+def _metadata(index: Index, problems: list[str]) -> None:
+    """Articles (and copies) whose authors or other metadata are no longer JSON: they cannot
+    be shown, so every answer that retrieves one would fail."""
+    for table in ("articles", "copies"):
+        broken = []
+        for article_id, authors, extra in index.conn.execute(
+                f"SELECT id, authors, extra FROM {table}"):
+            try:
+                if not isinstance(json.loads(authors), list) or \
+                        not isinstance(json.loads(extra), dict):
+                    broken.append(article_id)
+            except (TypeError, ValueError):
+                broken.append(article_id)
+        if broken:
+            shown = ", ".join(broken[:3]) + (", ..." if len(broken) > 3 else "")
+            problems.append(f"{len(broken)} {table} have unreadable authors or metadata "
+                            f"({shown}: {_REINGEST})")
+
+
+def _leftovers(index: Index, result: Checkup, repair: bool) -> None:
+    """Temporary files of a write that was killed before it renamed them into place: litter
+    (as big as the vectors) but never read. A repair holds the writer's lock, so no write of
+    another process can be under way, and they can go."""
+    for path in sorted(index.path.glob(".*.tmp-*")):
+        size = path.stat().st_size if path.is_file() else 0
+        result.problems.append(f"{path.name} ({size:,} bytes) is a temporary file left by an "
+                               "interrupted write (unless a newsqa command is writing this "
+                               "index now); `--repair` deletes it")
+        if repair:
+            path.unlink(missing_ok=True)
+            result.repaired.append(f"deleted {path.name}")
+
+
+def _vectors_problem(index: Index, chunks: int, dim: int, checkable: bool) -> str | None:
+    """What is wrong with `vectors.faiss`, if anything. Vectors written at an older generation
+    than the store's are the mark of a write stopped between committing to the store and saving
+    the vectors (a kill, a crash): nothing is lost, and they are told apart from damage."""
+    written, current = index.manifest.get("generation"), index.generation()
+    if not isinstance(written, int) or isinstance(written, bool) or written > current:
+        return (f"the manifest says the vectors were written at generation {written!r}, but "
+                f"the store is at generation {current}: the manifest or the store was "
+                "replaced or edited")
+    if written < current:
+        return (f"{VECTORS} lags the store: it was last written at generation {written} and "
+                f"the store is at {current} (a write stopped before saving the vectors; "
+                "newsqa rebuilds them from the store when it opens the index, and `--repair` "
+                "or the next ingest saves them)")
+    path = index.path / VECTORS
+    if not path.exists():
+        # A new index stopped before its first write has nothing to search: nothing is missing.
+        return None if chunks == 0 else f"{VECTORS} is missing"
+    if not checkable:
+        return None
+    if not path.is_file():
+        return f"{VECTORS} is unreadable (not a file)"
+    # Compared byte for byte with what the store's vectors make, never parsed: a size field
+    # edited in the file would have FAISS allocate whatever it says before failing.
+    try:
+        same, size = _matches_store(index, path, dim)
+    except OSError as exc:
+        return f"{VECTORS} is unreadable ({exc.strerror or exc.__class__.__name__})"
+    if same:
+        return None
+    held = path.stat().st_size
+    detail = f"{held:,} bytes where the store's {chunks} vectors of dimension {dim} make " \
+             f"{size:,}" if held != size else "the same size"
+    return (f"{VECTORS} does not hold the store's vectors ({detail}): it was cut short, "
+            "altered or replaced; `--repair` rewrites it from the store")
+
+
+def _matches_store(index: Index, path: Path, dim: int) -> tuple[bool, int]:
+    """Whether `path` is, byte for byte, the file `Index.commit_vectors` writes from the
+    store's vectors (written aside and compared a block at a time, so memory holds one copy of
+    the vectors); and that file's size."""
     import faiss
 
-    if not index.vectors_current():
-        return False
-    try:
-        vectors = faiss.read_index(str(index.path / VECTORS))
-    except RuntimeError:
-        return False
-    return bool(vectors.ntotal == chunks and vectors.d == index.dim)
+    vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+    rows = index.conn.execute("SELECT rowid, vector FROM chunks ORDER BY rowid")
+    while batch := rows.fetchmany(4096):
+        ids = np.array([r[0] for r in batch], dtype=np.int64)
+        stored = np.frombuffer(b"".join(r[1] for r in batch), dtype=np.float32)
+        vectors.add_with_ids(stored.reshape(len(batch), dim), ids)
+    with tempfile.TemporaryDirectory() as folder:
+        expected = Path(folder) / VECTORS
+        faiss.write_index(vectors, str(expected))
+        size = expected.stat().st_size
+        return path.stat().st_size == size and filecmp.cmp(path, expected, shallow=False), size
 
 
 def _rebuild_fts(index: Index) -> None:

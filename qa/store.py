@@ -14,7 +14,9 @@ import contextlib
 import fcntl
 import json
 import os
+import signal
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +35,7 @@ MANIFEST = "manifest.json"
 DATABASE = "store.sqlite"
 VECTORS = "vectors.faiss"
 LOCK = ".lock"
+TMP_MARK = ".tmp-"  # in the names of files being written (see _write_atomic)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -127,14 +130,35 @@ def _now() -> str:
 def _write_atomic(path: Path, data: bytes | Callable[[Path], None]) -> None:
     """Write `data` (or let `data(tmp)` write the file) beside `path`, sync it and rename it
     into place, so a reader sees the old file or the new one, never half of one."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    if callable(data):
-        data(tmp)
-    else:
-        tmp.write_bytes(data)
-    with open(tmp, "rb+") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    tmp = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
+    try:
+        if callable(data):
+            data(tmp)
+        else:
+            tmp.write_bytes(data)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold Ctrl-C back until the block is done (then raise it): for short writes that are
+    better finished than abandoned."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 def _filter_sql(filters: Filters) -> tuple[str, list[Any]]:
@@ -159,6 +183,13 @@ def _filter_sql(filters: Filters) -> tuple[str, list[Any]]:
             f"k.canonical_rowid = a.rowid AND {condition.format(t='k')}))"), params + params
 
 
+def _damaged(path: Path | None, what: str) -> NewsqaError:
+    where = f"the index at {path}" if path else "the index"
+    return NewsqaError(f"{where} is damaged: {what}",
+                       hint="run `newsqa index doctor` to see what is wrong; re-ingest into a "
+                            "new --index if the store itself is damaged")
+
+
 def fts_query(text: str) -> str | None:
     """An FTS5 OR-query of the content words of `text`, each quoted so none is an operator."""
     words = dict.fromkeys(t for t in tokens(text) if t not in STOPWORDS)
@@ -177,6 +208,7 @@ class Index:
         self.manifest = manifest
         self._lock = lock
         self._vectors: Any = None  # faiss index, loaded on first search
+        self._vectors_generation = -1  # the store's generation when they were loaded
 
     # --- opening ---------------------------------------------------------------------------
 
@@ -196,6 +228,9 @@ class Index:
                 )
             path.mkdir(parents=True, exist_ok=True)
         lock = cls._take_lock(path) if write else None
+        if lock is not None:  # a writer killed half-way through a file leaves its temporary
+            for leftover in path.glob(f".*{TMP_MARK}*"):
+                leftover.unlink(missing_ok=True)
         try:
             manifest = cls._read_manifest(manifest_path) if manifest_path.exists() else None
             if manifest is None:
@@ -310,7 +345,11 @@ class Index:
 
     @property
     def chunking(self) -> ChunkParams:
-        return ChunkParams(**self.manifest["chunking"])
+        try:
+            return ChunkParams(**self.manifest["chunking"])
+        except (TypeError, KeyError):
+            raise _damaged(self.path, "its manifest's chunking settings are not newsqa's"
+                           ) from None
 
     @property
     def dim(self) -> int:
@@ -318,7 +357,10 @@ class Index:
 
     def generation(self) -> int:
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
-        return int(row[0]) if row else 0
+        try:
+            return int(row[0]) if row else 0
+        except (TypeError, ValueError):
+            raise _damaged(self.path, "its generation counter is not a number") from None
 
     def counts(self) -> dict[str, int]:
         articles = self.conn.execute("SELECT count(*) FROM articles").fetchone()[0]
@@ -593,6 +635,19 @@ class Index:
             raise
         self.conn.execute("COMMIT")
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Read one committed state of the store throughout the block, whatever a writer in
+        another process commits meanwhile (a read transaction; a no-op inside one)."""
+        if self.conn.in_transaction:
+            yield
+            return
+        self.conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            self.conn.execute("COMMIT")
+
     def vectors_current(self) -> bool:
         """Whether `vectors.faiss` was written at the store's present generation."""
         return (self.path / VECTORS).exists() and \
@@ -604,9 +659,10 @@ class Index:
         import faiss
 
         # Written straight to disk: serialising in memory first would hold two more copies.
-        _write_atomic(self.path / VECTORS, lambda tmp: faiss.write_index(vectors, str(tmp)))
-        self.manifest["generation"] = self.generation()
-        self._save_manifest()
+        with _sigint_deferred():
+            _write_atomic(self.path / VECTORS, lambda tmp: faiss.write_index(vectors, str(tmp)))
+            self.manifest["generation"] = self.generation()
+            self._save_manifest()
 
     def _save_manifest(self) -> None:
         self.manifest["counts"] = self.counts()
@@ -619,15 +675,21 @@ class Index:
     def _load_vectors(self, trust_file: bool = True) -> Any:
         import faiss
 
-        if self._vectors is not None:
-            return self._vectors
-        file = self.path / VECTORS
         generation = self.generation()
+        if self._vectors is not None and self._vectors_generation == generation:
+            return self._vectors
+        if self._vectors is not None and self._lock is None:
+            # Another process wrote since these were loaded (a long-lived reader: eval, the
+            # REPL): its manifest says which generation its vectors file holds.
+            with contextlib.suppress(NewsqaError):
+                self.manifest = self._read_manifest(self.path / MANIFEST)
+        file = self.path / VECTORS
         expected = self.counts()["chunks"]
+        self._vectors, self._vectors_generation = None, generation
         if trust_file and file.exists() and self.manifest.get("generation") == generation:
             try:
                 index = faiss.read_index(str(file))
-            except RuntimeError:
+            except (RuntimeError, MemoryError):
                 index = None
             if index is not None and index.ntotal == expected and index.d == self.dim:
                 self._vectors = index
@@ -640,14 +702,12 @@ class Index:
 
         index = faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
         rows = self.conn.execute("SELECT rowid, vector FROM chunks ORDER BY rowid")
+        size = self.dim * np.dtype(np.float32).itemsize
         while batch := rows.fetchmany(4096):
             ids = np.array([r[0] for r in batch], dtype=np.int64)
+            if any(not isinstance(r[1], bytes) or len(r[1]) != size for r in batch):
+                raise _damaged(self.path, f"some stored vectors do not have dimension {self.dim}")
             vecs = np.frombuffer(b"".join(r[1] for r in batch), dtype=np.float32)
-            if vecs.size != len(batch) * self.dim:
-                raise NewsqaError(
-                    f"stored vectors in {self.path} do not have dimension {self.dim}",
-                    hint="run `newsqa index doctor`",
-                )
             index.add_with_ids(vecs.reshape(len(batch), self.dim), ids)
         return index
 
@@ -700,10 +760,17 @@ class Index:
 
     @staticmethod
     def _article(row: sqlite3.Row) -> Article:
+        try:
+            authors, extra = json.loads(row["authors"]), json.loads(row["extra"])
+        except (TypeError, ValueError):
+            authors, extra = None, None
+        if not isinstance(authors, list) or not isinstance(extra, dict) or \
+                not all(isinstance(a, str) for a in authors):
+            raise _damaged(None, f"article {row['id']} has damaged authors or metadata")
         return Article(
             id=row["id"], text=row["text"], url=row["url"], title=row["title"],
-            published=row["published"], source=row["source"],
-            authors=tuple(json.loads(row["authors"])), extra=json.loads(row["extra"]),
+            published=row["published"], source=row["source"], authors=tuple(authors),
+            extra=extra,
         )
 
     def chunks_by_rowid(self, rowids: Sequence[int]) -> dict[int, tuple[Chunk, Article]]:

@@ -120,22 +120,49 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     for line in _LINE.finditer(text):
         if not line.group(0).strip():
             continue
-        base, segment = line.start(), line.group(0)
-        cursor = 0
-        for piece in _segmenter().segment(segment):
-            piece = piece.strip()
-            if not piece:
-                continue
-            at = segment.find(piece, cursor)
-            if at < 0:  # the segmenter rewrote the text: keep the rest of the line whole
-                rest = segment[cursor:]
-                lead = len(rest) - len(rest.lstrip())
-                if rest.strip():
-                    spans.append((base + cursor + lead, base + len(segment.rstrip())))
-                break
-            spans.append((base + at, base + at + len(piece)))
-            cursor = at + len(piece)
+        for offset, segment in _windows(line.group(0)):
+            _segment_spans(segment, line.start() + offset, spans)
     return spans
+
+
+_SEGMENT_CHARS = 2000
+_SENTENCE_END = re.compile(r"[.!?][\"'’”)\]]*\s+")
+
+
+def _windows(line: str, limit: int = _SEGMENT_CHARS) -> list[tuple[int, str]]:
+    """`line` cut into pieces of at most about `limit` characters, at a sentence end where
+    there is one (else at a space): the segmenter's time grows with the square of its input,
+    and a long paragraph (an export that lost its line breaks) would take minutes whole."""
+    pieces: list[tuple[int, str]] = []
+    start = 0
+    while len(line) - start > limit:
+        window = line[start : start + limit]
+        ends = [m.end() for m in _SENTENCE_END.finditer(window)]
+        cut = ends[-1] if ends and ends[-1] > limit // 4 else (window.rfind(" ") + 1 or limit)
+        pieces.append((start, line[start : start + cut]))
+        start += cut
+    pieces.append((start, line[start:]))
+    return pieces
+
+
+def _segment_spans(segment: str, base: int, spans: list[tuple[int, int]]) -> None:
+    """Append the spans of the sentences of `segment`, which starts at `base` in the text."""
+    if not segment.strip():
+        return
+    cursor = 0
+    for piece in _segmenter().segment(segment):
+        piece = piece.strip()
+        if not piece:
+            continue
+        at = segment.find(piece, cursor)
+        if at < 0:  # the segmenter rewrote the text: keep the rest of the segment whole
+            rest = segment[cursor:]
+            lead = len(rest) - len(rest.lstrip())
+            if rest.strip():
+                spans.append((base + cursor + lead, base + len(segment.rstrip())))
+            break
+        spans.append((base + at, base + at + len(piece)))
+        cursor = at + len(piece)
 
 
 def word_count(text: str) -> int:

@@ -32,3 +32,13 @@ def test_sentence_spans_are_exact_and_stay_inside_lines() -> None:
     for s, e in spans:
         assert "\n" not in text[s:e]
         assert text[s:e] == text[s:e].strip()
+
+
+def test_a_long_line_is_segmented_in_windows_with_exact_spans() -> None:
+    from qa.text import sentence_spans
+
+    text = "Intro line.\n" + "The ferry sails at noon. " * 300 + "\nLast line."
+    spans = sentence_spans(text)
+    pieces = [text[a:b] for a, b in spans]
+    assert pieces[0] == "Intro line." and pieces[-1] == "Last line."
+    assert pieces[1:-1] == ["The ferry sails at noon."] * 300  # no sentence cut at a window

@@ -9,7 +9,7 @@ import json
 import re
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -173,6 +173,44 @@ def article_from_record(record: dict[str, Any], fields: Mapping[str, str] | None
         authors=split_authors(column("authors")),
         extra={k: v for k, v in record.items() if k not in used},
     )
+
+
+# Control characters other than tab and newline: an escape sequence in a headline or a quote
+# would reach the reader's terminal (clearing it, retitling it, faking a link), and SQLite's
+# text functions stop at NUL, so offsets into a text holding one look out of range.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# Whole terminal escape sequences (CSI, OSC, and two-character ones), so none leaves its tail.
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_a-z])")
+_LINE_BREAKS = re.compile(r"\r\n?|[\x0b\x0c\x85\u2028\u2029]")
+
+
+def _one_line(value: str) -> str:
+    return re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", " ", _ESCAPES.sub("", value)).strip()
+
+
+def storable(article: Article, path: Path) -> Article | Rejected:
+    """The article as it can be stored and shown: control characters taken out of its text
+    (line breaks made newlines) and its one-line fields; or its rejection, when no text is left
+    or a field holds invalid Unicode (a lone surrogate, which SQLite refuses)."""
+    text = _CONTROLS.sub("", _LINE_BREAKS.sub("\n", _ESCAPES.sub("", article.text)))
+    if not text.strip():
+        return Rejected(str(path), None, f"article {article.title[:60]!r} has no text once its "
+                        "control characters are taken out")
+    cleaned = replace(
+        article, text=text, title=_one_line(article.title),
+        url=_one_line(article.url) or None if article.url else None,
+        source=_one_line(article.source) or None if article.source else None,
+        authors=tuple(a for a in (_one_line(a) for a in article.authors) if a))
+    try:
+        for value in (cleaned.id, cleaned.text, cleaned.title, cleaned.url, cleaned.source,
+                      cleaned.published, *cleaned.authors):
+            if value:
+                value.encode("utf-8")
+        json.dumps(cleaned.extra, ensure_ascii=False, default=str).encode("utf-8")
+    except UnicodeEncodeError:
+        return Rejected(str(path), None, f"article {article.title[:60]!r} holds invalid Unicode "
+                        "(a lone surrogate); fix the file's encoding")
+    return cleaned
 
 
 # --- files -----------------------------------------------------------------------------------

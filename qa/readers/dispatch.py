@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
-from qa.readers.common import Rejected, Skipped, head_bytes
+from qa.readers.common import Rejected, Skipped, head_bytes, storable
 from qa.readers.feeds import FEED_SUFFIXES, read_feed
 from qa.readers.html import HTML_SUFFIXES, read_html
 from qa.readers.jsonl import JSONL_SUFFIXES, read_jsonl
@@ -18,6 +18,7 @@ from qa.records import Article
 SUPPORTED = ("article JSONL (.jsonl, .ndjson), text (.txt, .md), HTML (.html, .htm), RSS/Atom "
              "(.rss, .atom, .xml) or WARC (.warc), each plain or gzipped (.gz)")
 UNKNOWN_KIND = f"unknown kind of file; use {SUPPORTED}"
+MAX_REJECTED_PER_FILE = 1000
 
 _BY_NAME = (
     (JSONL_SUFFIXES, "jsonl"),
@@ -58,6 +59,8 @@ def _looks_like_jsonl(head: bytes) -> bool:
         return isinstance(json.loads(first), dict)
     except (UnicodeDecodeError, json.JSONDecodeError):
         return False
+    except RecursionError:  # an object nested past json's depth: the reader rejects its line
+        return True
 
 
 def sniff(head: bytes) -> str | None:
@@ -108,17 +111,37 @@ def expand_paths(paths: Iterable[Path]) -> Iterator[Path | Rejected | Skipped]:
 def read_path(path: Path, fields: Mapping[str, str] | None = None,
               ) -> Iterator[Article | Rejected | Skipped]:
     """The articles in one file. `fields` renames the columns of a JSONL export (see
-    `parse_field_mapping`); other formats carry their own field names and ignore it."""
+    `parse_field_mapping`); other formats carry their own field names and ignore it.
+
+    At most MAX_REJECTED_PER_FILE rejections are yielded one by one, then one that counts the
+    rest: a small gzip file can unpack to millions of bad lines, and a report that kept each
+    would hold them all in memory."""
     kind = reader_for(path)
     if kind == "jsonl":
-        yield from read_jsonl(path, fields)
+        items = read_jsonl(path, fields)
     elif kind == "text":
-        yield from read_text(path)
+        items = read_text(path)
     elif kind == "html":
-        yield from read_html(path)
+        items = read_html(path)
     elif kind == "feed":
-        yield from read_feed(path)
+        items = read_feed(path)
     elif kind == "warc":
-        yield from read_warc(path)
+        items = read_warc(path)
     else:
         yield Rejected(str(path), None, UNKNOWN_KIND)
+        return
+    rejected, first_unlisted = 0, None
+    for item in items:
+        if isinstance(item, Article):
+            item = storable(item, path)
+        if isinstance(item, Rejected):
+            rejected += 1
+            if rejected > MAX_REJECTED_PER_FILE:
+                first_unlisted = first_unlisted or item
+                continue
+        yield item
+    if first_unlisted is not None:
+        more = rejected - MAX_REJECTED_PER_FILE
+        yield Rejected(str(path), first_unlisted.line,
+                       f"{more:,} more rejected records from here on, not listed one by one "
+                       f"(the first: {first_unlisted.reason}); is this the file you meant?")

@@ -84,7 +84,9 @@ def _entry_text(entry: Any) -> str:
 def _entry_date(entry: Any) -> str | None:
     """The date as the outlet wrote it (its own time zone), published before updated."""
     for key in ("published", "updated"):
-        raw = entry.get(key)
+        # dict.get: feedparser's own get("updated") falls back to "published" with a
+        # DeprecationWarning, which is an error wherever warnings are.
+        raw = dict.get(entry, key)
         if not raw:
             continue
         date = parse_date(raw)
@@ -94,7 +96,7 @@ def _entry_date(entry: Any) -> str | None:
             return parse_date(parsedate_to_datetime(raw).strftime("%Y-%m-%dT%H:%M:%S"))
         except (TypeError, ValueError, IndexError):
             pass
-        parsed = entry.get(f"{key}_parsed")  # feedparser's reading of other forms, in UTC
+        parsed = dict.get(entry, f"{key}_parsed")  # feedparser's reading of others, in UTC
         if parsed:
             return parse_date("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}".format(*parsed[:6]))
     return None
@@ -136,7 +138,12 @@ def read_feed(path: Path) -> Iterator[Article | Rejected]:
         yield data
         return
     # A stream, never a string: feedparser fetches a string that looks like a URL or a path.
-    parsed = feedparser.parse(io.BytesIO(data))
+    try:
+        parsed = feedparser.parse(io.BytesIO(data))
+    except Exception as exc:  # its fallback parser fails on some character references (&#xD800;)
+        yield Rejected(str(path), None, f"the feed could not be parsed ({exc.__class__.__name__}"
+                       "); check that it is an RSS or Atom file")
+        return
     entries = parsed.get("entries") or []
     if not entries:
         if not parsed.get("version"):

@@ -82,6 +82,10 @@ def read_jsonl(path: Path, fields: Mapping[str, str] | None = None,
                 except json.JSONDecodeError as exc:
                     yield Rejected(str(path), lineno, f"not valid JSON ({exc.msg}); fix the line")
                     continue
+                except RecursionError:  # json gives up on arrays or objects nested ~1,000 deep
+                    yield Rejected(str(path), lineno, "JSON nested too deeply to be an article; "
+                                   "fix the line")
+                    continue
                 if not isinstance(record, dict):
                     yield Rejected(str(path), lineno, "not a JSON object; one article a line")
                     continue

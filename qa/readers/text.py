@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,29 @@ from qa.records import Article
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".txt.gz", ".md.gz", ".markdown.gz")
 MAX_TEXT_BYTES = 16 * MB  # one article; a bigger text file is not one
+MAX_FRONT_MATTER_CHARS = 64 * 1024
 
 _DATE_PREFIX = re.compile(r"^\s*date[:\s]+(\d{4}-\d{2}-\d{2})\b", re.IGNORECASE)
 _BYLINE = re.compile(r"^\s*by\s+(.+?)(?:\s+((?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
                      r"[a-z]*\.?\s+\d{1,2},?\s+\d{4}).*)?$", re.IGNORECASE)
-_AUTHOR_LINE = re.compile(r"^\s*authors?:\s*(.+?)\s*$", re.IGNORECASE)
+_AUTHOR_LINE = re.compile(r"authors?:\s*(.+)", re.IGNORECASE)  # on a stripped line
 _SLUG_DATE = re.compile(r"^(.+?)[-_](\d{4}-\d{2}-\d{2})$")
+
+
+@lru_cache(maxsize=1)
+def _front_matter_loader() -> Any:
+    """PyYAML's safe loader, refusing aliases: an alias repeats what its anchor names, so a
+    few nested ones unfold a few hundred bytes into billions of values when the metadata is
+    copied or stored. Front matter has no need of them."""
+    import yaml
+
+    class NoAliases(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                raise ValueError("front matter uses YAML aliases (*name); write the values out")
+            return super().compose_node(parent, index)
+
+    return NoAliases
 
 
 def _front_matter(raw: str) -> tuple[dict[str, Any], int]:
@@ -38,10 +56,19 @@ def _front_matter(raw: str) -> tuple[dict[str, Any], int]:
         return {}, 0
     import yaml
 
+    if end > MAX_FRONT_MATTER_CHARS:
+        raise ValueError(f"front matter over {MAX_FRONT_MATTER_CHARS // 1024} KB; an article's "
+                         "metadata is a few lines")
     try:
-        meta = yaml.safe_load(raw[3:end])
+        loader = _front_matter_loader()(raw[3:end])
+        try:
+            meta = loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         raise ValueError(f"front matter is not valid YAML ({exc.__class__.__name__})") from exc
+    except RecursionError:
+        raise ValueError("front matter nests too deeply to be an article's metadata") from None
     body_start = raw.find("\n", end + 4)
     body = len(raw) if body_start < 0 else body_start + 1
     return (meta if isinstance(meta, dict) else {}), body
@@ -98,7 +125,7 @@ def parse_text_article(raw: str, path: Path) -> Article:
     body_lines = lines[i:]
     while body_lines and not body_lines[-1].strip():
         body_lines.pop()
-    if body_lines and (match := _AUTHOR_LINE.match(body_lines[-1])):
+    if body_lines and (match := _AUTHOR_LINE.fullmatch(body_lines[-1].strip())):
         authors = authors or [match.group(1)]
         body_lines.pop()
     text = "".join(body_lines).strip("\n")

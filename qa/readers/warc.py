@@ -35,8 +35,8 @@ def _decoded(payload: bytes, content_type: str) -> bytes | str:
     if match:
         try:
             return payload.decode(match.group(1), errors="replace")
-        except LookupError:  # not a text encoding Python knows
-            pass
+        except (LookupError, UnicodeError):  # not a text encoding Python knows, or one
+            pass  # (punycode) whose decoder fails in spite of errors="replace"
     return payload
 
 

@@ -78,6 +78,23 @@ def _user_errors(ctx: typer.Context) -> Iterator[None]:
     except KeyboardInterrupt:
         errors.print("[yellow]interrupted[/]")
         raise typer.Exit(130) from None
+    except Exception as exc:
+        if not _caused_by_interrupt(exc):
+            raise
+        # Ctrl-C inside a lazy import surfaces as the ImportError it caused.
+        errors.print("[yellow]interrupted[/]")
+        raise typer.Exit(130) from None
+
+
+def _caused_by_interrupt(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _default_embedder() -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import signal
@@ -181,6 +182,16 @@ def _filter_sql(filters: Filters) -> tuple[str, list[Any]]:
     condition = " AND ".join(clauses)
     return (f"(({condition.format(t='a')}) OR EXISTS (SELECT 1 FROM copies k WHERE "
             f"k.canonical_rowid = a.rowid AND {condition.format(t='k')}))"), params + params
+
+
+def _file_digest(path: Path) -> str:
+    """SHA-256 of a file, read in blocks: the vectors file is trusted only if it is the one
+    this index wrote (an older index, without a digest, is trusted on size alone)."""
+    try:
+        with open(path, "rb") as handle:
+            return hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return ""
 
 
 def _damaged(path: Path | None, what: str) -> NewsqaError:
@@ -658,10 +669,17 @@ class Index:
         vectors = self._load_vectors(trust_file=False)
         import faiss
 
+        digest: list[str] = []
+
+        def write(tmp: Path) -> None:
+            faiss.write_index(vectors, str(tmp))
+            digest.append(_file_digest(tmp))
+
         # Written straight to disk: serialising in memory first would hold two more copies.
         with _sigint_deferred():
-            _write_atomic(self.path / VECTORS, lambda tmp: faiss.write_index(vectors, str(tmp)))
+            _write_atomic(self.path / VECTORS, write)
             self.manifest["generation"] = self.generation()
+            self.manifest["vectors_sha256"] = digest[0]
             self._save_manifest()
 
     def _save_manifest(self) -> None:
@@ -686,7 +704,8 @@ class Index:
         file = self.path / VECTORS
         expected = self.counts()["chunks"]
         self._vectors, self._vectors_generation = None, generation
-        if trust_file and file.exists() and self.manifest.get("generation") == generation:
+        if trust_file and file.is_file() and self.manifest.get("generation") == generation and \
+                self.manifest.get("vectors_sha256") in (None, _file_digest(file)):
             try:
                 index = faiss.read_index(str(file))
             except (RuntimeError, MemoryError):

@@ -151,3 +151,19 @@ def test_bare_newsqa_prints_help_when_not_on_a_terminal(cli: Path) -> None:
     result = runner.invoke(app, [])
     assert result.exit_code == 0
     assert "repl" in result.output and "ingest" in result.output
+
+
+def test_ctrl_c_inside_a_lazy_import_is_an_interruption(cli: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted_import() -> None:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise ImportError("initialization failed") from exc
+
+    monkeypatch.setattr(qa.cli, "_default_embedder", interrupted_import)
+    result = runner.invoke(app, ["ingest", "--sample"])
+    assert result.exit_code == 130 and "interrupted" in result.stderr
+    monkeypatch.setattr(qa.cli, "_default_embedder", lambda: (_ for _ in ()).throw(
+        ImportError("no such module")))
+    assert isinstance(runner.invoke(app, ["ingest", "--sample"]).exception, ImportError)

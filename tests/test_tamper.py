@@ -263,10 +263,12 @@ def test_commands_do_not_crash_on_an_edited_store(cli: Path, tamper: Tamper,
     assert doctor.exit_code == 1 and "problem" in doctor.output
 
 
-@pytest.mark.xfail(strict=True, reason="qa/store.py: Index._load_vectors trusts a vectors file "
-                   "of the right size and generation, so vectors that disagree with the store "
-                   "are searched as they are (see docs/reliability.md)")
-@pytest.mark.parametrize("name", ["vectors swapped between chunks", "stored vectors rewritten"])
+@pytest.mark.parametrize("name", [
+    "vectors swapped between chunks",
+    pytest.param("stored vectors rewritten", marks=pytest.mark.xfail(strict=True, reason=(
+        "qa/store.py: the store's vectors rewritten without moving its generation leave a "
+        "vectors file that is the one the index wrote, and it is trusted; doctor finds it "
+        "(see docs/reliability.md)")))])
 def test_searching_uses_the_stores_vectors_even_when_the_file_disagrees(
         cli: Path, embedder: FakeEmbedder, name: str) -> None:
     next(case[1] for case in CASES if case[0] == name)(cli)

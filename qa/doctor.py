@@ -217,12 +217,7 @@ def _matches_store(index: Index, path: Path, dim: int) -> tuple[bool, int]:
     the vectors); and that file's size."""
     import faiss
 
-    vectors = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-    rows = index.conn.execute("SELECT rowid, vector FROM chunks ORDER BY rowid")
-    while batch := rows.fetchmany(4096):
-        ids = np.array([r[0] for r in batch], dtype=np.int64)
-        stored = np.frombuffer(b"".join(r[1] for r in batch), dtype=np.float32)
-        vectors.add_with_ids(stored.reshape(len(batch), dim), ids)
+    vectors = index.rebuild_vectors()
     with tempfile.TemporaryDirectory() as folder:
         expected = Path(folder) / VECTORS
         faiss.write_index(vectors, str(expected))

@@ -241,3 +241,34 @@ def test_an_interrupted_ingest_resumes(index_path: Path, tmp_path: Path,
     assert (resumed.files, resumed.added, resumed.unchanged) == (1, 4, 6)
     with open_index(index_path, embedder, write=False) as index:
         assert index.counts()["articles"] == 10 and index.file_done(file_mark(path, None))
+
+
+def test_past_the_exact_limit_the_vectors_are_searched_with_an_inverted_file(
+        index_path: Path, embedder: FakeEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    import faiss
+
+    import qa.store
+    from qa.chunking import chunk_article
+    from qa.records import Article
+
+    rng = np.random.default_rng(7)
+    articles = [Article(id=f"a{n}", text=f"Harbor note {n} about pier {n % 9}.",
+                        source="Ledger" if n % 2 else "Courier", published="2024-05-01")
+                for n in range(300)]
+    vectors = rng.normal(size=(300, embedder.dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    with open_index(index_path, embedder) as index:
+        index.write_batch([(a, f"h{n}", None, chunk_article(a, index.chunking), vectors[n:n + 1])
+                           for n, a in enumerate(articles)])
+        index.commit_vectors()
+        exact = [index.search_dense(v, 10, Filters(source="ledger")) for v in vectors[:20]]
+    monkeypatch.setattr(qa.store, "EXACT_UP_TO", 100)
+    with open_index(index_path, embedder) as index:
+        index.commit_vectors()
+    with open_index(index_path, embedder, write=False) as index:
+        assert isinstance(index._load_vectors(), faiss.IndexIVF)
+        # 7 lists for 300 vectors, all of them probed: the same results as the exact search.
+        found = [index.search_dense(v, 10, Filters(source="ledger")) for v in vectors[:20]]
+        assert [[i for i, _ in r] for r in found] == [[i for i, _ in r] for r in exact]
+        assert all(index.chunks_by_rowid([i])[i][1].source == "Ledger"
+                   for r in found for i, _ in r)

@@ -154,6 +154,9 @@ class Session:
                 self.console.print(f"[dim]hint: {escape(exc.hint)}[/]")
         except KeyboardInterrupt:
             self.console.print("[yellow]stopped[/]")
+        except Exception as exc:  # a bug, not the reader's fault: say so, keep the session
+            self.console.print(f"[red]internal error:[/] {escape(repr(exc))} [dim](please "
+                               "report it; the session goes on)[/]")
 
     def ask(self, asked: str) -> None:
         from qa.render import ask_streaming, render_answer

@@ -217,3 +217,18 @@ def test_a_chain_of_follow_ups_keeps_to_the_question_that_opened_it(index: Index
     assert session.turns[-1].question.count("(") == 1
     session.handle("Who won the Riverton Winter Marathon?")  # a new thread
     assert session.turns[-1].topic == "Who won the Riverton Winter Marathon?"
+
+
+def test_an_unexpected_error_is_one_line_and_the_session_goes_on(index: Index) -> None:
+    class Broken(FakeGenerator):
+        def complete(self, prompt: str, *, max_tokens: int, stop: Sequence[str]
+                     ) -> Iterator[str]:
+            raise RuntimeError("the model fell over")
+            yield ""
+
+    session = _session(index, Broken())
+    session.handle(BASES)
+    session.handle("/filters")
+    out = _output(session)
+    assert "internal error" in out and "the model fell over" in out
+    assert "filters: none" in out and "Traceback" not in out

@@ -30,8 +30,8 @@ FERRY = (
 GRANT = (
     "Pinecrest County has awarded $2.1 million in grants to forty small farms to build cold "
     "storage, the county's agriculture office announced on Monday. Each farm receives up to "
-    "$60,000 and must match a quarter of the cost. The office said spoiled produce cost local "
-    "growers an estimated $4 million last season. Applications for a second round open in "
+    "$60,000 and must pay 25 percent of the cost itself. The office said spoiled produce cost "
+    "local growers an estimated $4 million last season. Applications for a second round open in "
     "September."
 )
 

@@ -100,6 +100,7 @@ def ingest(paths: Iterable[Path], index: Index, embedder: Embedder, *, batch_siz
              for p, (chunks, vectors) in zip(pending, embedded, strict=True)],
             demote={p.article.id: p.demote for p in pending if p.demote},
             files=finished,
+            keys={p.article.id: p.keys for p in pending},
         )
         finished.clear()
         for p, (chunks, _) in zip(pending, embedded, strict=True):

@@ -426,15 +426,18 @@ class Index:
 
     def write_batch(self, items: Sequence[tuple[Article, str, str | None, list[Chunk], np.ndarray]],
                     demote: Mapping[str, tuple[str, float]] | None = None,
-                    files: Sequence[FileMark] = ()) -> None:
+                    files: Sequence[FileMark] = (),
+                    keys: Mapping[str, Sequence[int]] | None = None) -> None:
         """Store (article, content hash, origin, chunks, vectors) tuples in one transaction,
         replacing any stored article or copy with the same id. `demote` maps an id in `items`
         to (the id of a stored article, similarity): that article becomes a copy of it.
-        `files` are marked as read whole (see `file_done`) in the same transaction."""
+        `files` are marked as read whole (see `file_done`) in the same transaction. `keys` are
+        articles' LSH keys when the caller has them already (else they are computed)."""
         self._check_writable()
         with self.transaction():
             for article, digest, origin, chunks, vectors in items:
-                rowid = self._put_article(article, digest, origin, chunks, vectors)
+                rowid = self._put_article(article, digest, origin, chunks, vectors,
+                                          (keys or {}).get(article.id))
                 if demote and article.id in demote:
                     old_id, similarity = demote[article.id]
                     self._fold_into(old_id, rowid, similarity)
@@ -589,7 +592,8 @@ class Index:
         return int(row[0]) if row else None
 
     def _put_article(self, article: Article, digest: str, origin: str | None,
-                     chunks: Sequence[Chunk], vectors: np.ndarray) -> int:
+                     chunks: Sequence[Chunk], vectors: np.ndarray,
+                     keys: Sequence[int] | None = None) -> int:
         """Insert or replace one article with its chunks, vectors, full text and LSH keys.
         A replaced article keeps its rowid, so its copies stay with it."""
         from qa.dedupe import band_keys
@@ -619,7 +623,7 @@ class Index:
             )
             self.conn.execute("INSERT INTO chunks_fts (rowid, title, body) VALUES (?,?,?)",
                               (cur.lastrowid, article.title, chunk.text))
-        self._insert_keys(rowid, band_keys(article.text))
+        self._insert_keys(rowid, band_keys(article.text) if keys is None else keys)
         return rowid
 
     def _insert_keys(self, rowid: int, keys: Sequence[int]) -> None:

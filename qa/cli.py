@@ -44,6 +44,13 @@ ModelOpt = Annotated[
                  "the bundled SmolLM2-135M)."),
 ]
 
+StoreOpt = Annotated[
+    str | None,
+    typer.Option("--store", help="Where the vectors are searched: faiss (the index's own file) "
+                 "or a Milvus URI, milvus:///path/milvus.db (Milvus Lite) or milvus://host:19530 "
+                 "(else NEWSQA_STORE, the config file, or what the index used last)."),
+]
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -116,6 +123,15 @@ def _spec(embedder: Any) -> Any:
     return EmbedderSpec(embedder.name, embedder.dim)
 
 
+def _attach_store(store: Any, flag: str | None) -> None:
+    """Search the vector store the user chose, else the one the index used last."""
+    from qa.config import FAISS, setting, vector_store
+
+    chosen = setting("store", flag, "--store")
+    uri = chosen.value if chosen else store.manifest.get("vector_store", FAISS)
+    store.attach(vector_store(str(uri), store.path.name))
+
+
 def _date(value: str | None, flag: str) -> str | None:
     if value is None:
         return None
@@ -144,6 +160,7 @@ def ingest(
     rescan: Annotated[bool, typer.Option("--rescan", help=(
         "Read every file again, even those unchanged since an earlier run read them."))
                       ] = False,
+    store_uri: StoreOpt = None,
     index: IndexName = "default",
     index_dir: IndexDir = Path("indexes"),
 ) -> None:
@@ -167,6 +184,7 @@ def ingest(
             raise NewsqaError("nothing to ingest", hint="give files or folders, or --sample")
         embedder = _default_embedder()
         with Index.open(index_dir / index, _spec(embedder), create=True, write=True) as store:
+            _attach_store(store, store_uri)
             progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
                                 TextColumn("{task.completed} articles"), TimeElapsedColumn(),
                                 console=errors, transient=True)
@@ -198,6 +216,7 @@ def ask(
     k: Annotated[int, typer.Option("--k", help="How many articles to retrieve.")] = 5,
     model: ModelOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    store_uri: StoreOpt = None,
     index: IndexName = "default",
     index_dir: IndexDir = Path("indexes"),
     models_dir: ModelsDir = Path("models"),
@@ -218,6 +237,7 @@ def ask(
         embedder = _default_embedder()
         generator = _generator(choice.path)
         with Index.open(index_dir / index, _spec(embedder)) as store:
+            _attach_store(store, store_uri)
             if as_json:
                 answer = run_ask(question, index=store, embedder=embedder, generator=generator,
                                  filters=filters, params=params)
@@ -232,6 +252,7 @@ def ask(
 def repl(
     ctx: typer.Context,
     model: ModelOpt = None,
+    store_uri: StoreOpt = None,
     index: IndexName = "default",
     index_dir: IndexDir = Path("indexes"),
     models_dir: ModelsDir = Path("models"),
@@ -246,6 +267,7 @@ def repl(
         embedder = _default_embedder()
         generator = _generator(choice.path)
         with Index.open(index_dir / index, _spec(embedder)) as store:
+            _attach_store(store, store_uri)
             session = Session(index=store, embedder=embedder, generator=generator,
                               console=console, models_dir=models_dir,
                               load_generator=_generator)
@@ -280,6 +302,7 @@ def evaluate(
     source: Annotated[str | None, typer.Option(help="Only this outlet.")] = None,
     restart: Annotated[bool, typer.Option(help="Discard answers already in --out.")] = False,
     model: ModelOpt = None,
+    store_uri: StoreOpt = None,
     index: IndexName = "default",
     index_dir: IndexDir = Path("indexes"),
     models_dir: ModelsDir = Path("models"),
@@ -311,10 +334,12 @@ def evaluate(
         choice = _model_choice(model, models_dir)
         embedder = _default_embedder()
         generator = _generator(choice.path)
-        settings = {"questions": str(questions), "index": str(index_dir / index), "k": k,
-                    "model": choice.path.name, "filters": [filters.since, filters.until,
-                                                           filters.source]}
+        settings: dict[str, Any] = {
+            "questions": str(questions), "index": str(index_dir / index), "k": k,
+            "model": choice.path.name, "filters": [filters.since, filters.until, filters.source]}
         with Index.open(index_dir / index, _spec(embedder)) as store:
+            _attach_store(store, store_uri)
+            settings["vector_store"] = store.vector_store.uri if store.vector_store else "faiss"
             progress = Progress(TextColumn("eval"), BarColumn(), MofNCompleteColumn(),
                                 TimeElapsedColumn(), TimeRemainingColumn(), console=errors)
             with progress:
@@ -370,11 +395,13 @@ def index_info(
     index: IndexName = "default",
     index_dir: IndexDir = Path("indexes"),
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    store_uri: StoreOpt = None,
 ) -> None:
-    """Articles, chunks, outlets, dates and embedder of an index."""
+    """Articles, chunks, outlets, dates, embedder and vector store of an index."""
     from qa.store import Index
 
     with _user_errors(ctx), Index.open(index_dir / index, None) as store:
+        _attach_store(store, store_uri)
         info = store.info()
         if as_json:
             sys.stdout.write(json.dumps(info) + "\n")
@@ -390,6 +417,13 @@ def index_info(
             console.print("copies carried by: " + ", ".join(
                 f"{k} ({v})" for k, v in info["copy_outlets"].items()))
         console.print(f"size on disk {info['size_bytes'] / 1e6:.1f} MB")
+        vectors = info["vector_store"]
+        if vectors["uri"] == "faiss":
+            console.print(f"vectors: FAISS file {vectors['file']}")
+        else:
+            console.print(f"vectors: {vectors['engine']} {vectors['uri']}, collection "
+                          f"{vectors['collection']} ({vectors['index_type']}), "
+                          f"{vectors['chunks']} vectors at generation {vectors['generation']}")
 
 
 @index_app.command("doctor")
@@ -397,6 +431,7 @@ def index_doctor(
     ctx: typer.Context,
     repair: Annotated[bool, typer.Option(help="Rebuild what can be rebuilt from the store.")
                       ] = False,
+    store_uri: StoreOpt = None,
     index: IndexName = "default",
     index_dir: IndexDir = Path("indexes"),
 ) -> None:
@@ -405,6 +440,7 @@ def index_doctor(
     from qa.store import Index
 
     with _user_errors(ctx), Index.open(index_dir / index, None, write=repair) as store:
+        _attach_store(store, store_uri)
         result = check(store, repair=repair)
         console.print(f"[bold]{store.path}[/]: " + ", ".join(
             f"{k} {v}" for k, v in result.facts.items()))
@@ -424,6 +460,30 @@ def index_doctor(
         raise typer.Exit(1)
 
 
+@index_app.command("sync")
+def index_sync(
+    ctx: typer.Context,
+    store_uri: StoreOpt = None,
+    full: Annotated[bool, typer.Option("--full", help=(
+        "Write every vector afresh, not only what changed since the last sync."))] = False,
+    index: IndexName = "default",
+    index_dir: IndexDir = Path("indexes"),
+) -> None:
+    """Bring the vector store (FAISS, or Milvus given by --store) up to date with the index;
+    the index then uses that store until told otherwise."""
+    import time
+
+    from qa.store import Index
+
+    with _user_errors(ctx), Index.open(index_dir / index, None, write=True) as store:
+        _attach_store(store, store_uri)
+        started = time.perf_counter()
+        store.commit_vectors(full=full)
+        where = store.vector_store.uri if store.vector_store else f"FAISS {store.path}"
+        console.print(f"{where}: {store.counts()['chunks']} chunks at generation "
+                      f"{store.generation()} ({time.perf_counter() - started:.1f} s)")
+
+
 @app.command("rm")
 def remove(
     ctx: typer.Context,
@@ -433,6 +493,7 @@ def remove(
                     ] = None,
     sources: Annotated[list[str] | None, typer.Option("--source", help=(
         "Every article of this outlet (whole name, any case; repeatable)."))] = None,
+    store_uri: StoreOpt = None,
     index: IndexName = "default",
     index_dir: IndexDir = Path("indexes"),
 ) -> None:
@@ -443,6 +504,7 @@ def remove(
         if not (ids or urls or sources):
             raise NewsqaError("nothing to remove", hint="give --id, --url or --source")
         with Index.open(index_dir / index, None, write=True) as store:
+            _attach_store(store, store_uri)
             found = store.find(ids=ids or (), urls=urls or (), sources=sources or ())
             if not found:
                 raise NewsqaError("no stored article has that id, URL or outlet",

@@ -98,8 +98,9 @@ def check(index: Index, repair: bool = False) -> Checkup:
         problems.append(f"the manifest counts {manifest_counts} differ from the store "
                         f"{index.counts()}")
     if repair and (vectors_problem or manifest_counts != index.counts()) and not bad_vectors:
-        index.commit_vectors()
-        repaired.append(f"rewrote {VECTORS} and the manifest from the store")
+        index.commit_vectors(full=True)
+        repaired.append(f"rewrote {index.vector_store.uri if index.vector_store else VECTORS}"
+                        " and the manifest from the store")
     return result
 
 
@@ -178,6 +179,8 @@ def _vectors_problem(index: Index, chunks: int, dim: int, checkable: bool) -> st
     """What is wrong with `vectors.faiss`, if anything. Vectors written at an older generation
     than the store's are the mark of a write stopped between committing to the store and saving
     the vectors (a kill, a crash): nothing is lost, and they are told apart from damage."""
+    if index.vector_store is not None:
+        return _vector_store_problem(index, chunks)
     written, current = index.manifest.get("generation"), index.generation()
     if not isinstance(written, int) or isinstance(written, bool) or written > current:
         return (f"the manifest says the vectors were written at generation {written!r}, but "
@@ -209,6 +212,22 @@ def _vectors_problem(index: Index, chunks: int, dim: int, checkable: bool) -> st
              f"{size:,}" if held != size else "the same size"
     return (f"{VECTORS} does not hold the store's vectors ({detail}): it was cut short, "
             "altered or replaced; `--repair` rewrites it from the store")
+
+
+def _vector_store_problem(index: Index, chunks: int) -> str | None:
+    """What is wrong with the vector store the index uses (see qa/milvus.py), if anything."""
+    assert index.vector_store is not None
+    uri, held = index.vector_store.uri, index.vector_store.synced(index)
+    if held is None:
+        return f"the vector store {uri} does not hold this index; `--repair` fills it"
+    if held != index.generation():
+        return (f"the vector store {uri} holds generation {held} and the store is at "
+                f"{index.generation()}; `--repair` brings it up to date")
+    stored = index.vector_store.describe().get("chunks")
+    if stored != chunks:
+        return (f"the vector store {uri} holds {stored} vectors for {chunks} chunks; "
+                "`--repair` writes it afresh")
+    return None
 
 
 def _matches_store(index: Index, path: Path, dim: int) -> tuple[bool, int]:

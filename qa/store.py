@@ -18,11 +18,12 @@ import os
 import signal
 import sqlite3
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -110,12 +111,78 @@ CREATE TABLE IF NOT EXISTS files (
     PRIMARY KEY (path, size, mtime_ns, fields)
 ) WITHOUT ROWID;
 """
+# Added with vector stores other than the index's own FAISS file (see qa/milvus.py), and to
+# older stores when they are opened. Triggers note, per committed generation, which articles
+# changed in a way a vector store must follow (chunks added or removed, outlet or date changed,
+# a copy gained or lost) and which chunk rowids went away, so a store is brought up to date
+# from the changes since the generation it holds rather than rebuilt.
+_GENERATION_NEXT = ("coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'generation'),"
+                    " 0) + 1")
+_CHANGES_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS changes (
+    article_rowid INTEGER PRIMARY KEY,
+    generation INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS changes_generation ON changes(generation);
+CREATE TABLE IF NOT EXISTS removed_chunks (
+    chunk_rowid INTEGER PRIMARY KEY,
+    generation INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS removed_chunks_generation ON removed_chunks(generation);
+CREATE TRIGGER IF NOT EXISTS chunk_added AFTER INSERT ON chunks BEGIN
+    INSERT OR REPLACE INTO changes VALUES (NEW.article_rowid, {_GENERATION_NEXT});
+END;
+CREATE TRIGGER IF NOT EXISTS chunk_removed AFTER DELETE ON chunks BEGIN
+    INSERT OR REPLACE INTO changes VALUES (OLD.article_rowid, {_GENERATION_NEXT});
+    INSERT OR REPLACE INTO removed_chunks VALUES (OLD.rowid, {_GENERATION_NEXT});
+END;
+CREATE TRIGGER IF NOT EXISTS article_moved AFTER UPDATE OF day, source ON articles BEGIN
+    INSERT OR REPLACE INTO changes VALUES (NEW.rowid, {_GENERATION_NEXT});
+END;
+CREATE TRIGGER IF NOT EXISTS copy_added AFTER INSERT ON copies BEGIN
+    INSERT OR REPLACE INTO changes VALUES (NEW.canonical_rowid, {_GENERATION_NEXT});
+END;
+CREATE TRIGGER IF NOT EXISTS copy_removed AFTER DELETE ON copies BEGIN
+    INSERT OR REPLACE INTO changes VALUES (OLD.canonical_rowid, {_GENERATION_NEXT});
+END;
+CREATE TRIGGER IF NOT EXISTS copy_moved AFTER UPDATE OF canonical_rowid ON copies BEGIN
+    INSERT OR REPLACE INTO changes VALUES (OLD.canonical_rowid, {_GENERATION_NEXT});
+    INSERT OR REPLACE INTO changes VALUES (NEW.canonical_rowid, {_GENERATION_NEXT});
+END;
+"""
 _ARTICLE_COLUMNS = ("id, url, title, text, published, day, source, authors, extra, "
                     "content_hash, origin, added")
 
 
 # (absolute path, size, modification time in ns, the JSONL field mapping as JSON)
 FileMark = tuple[str, int, int, str]
+
+
+class VectorStore(Protocol):
+    """Where an index's vectors are searched when not in its own FAISS file: a database
+    server that follows the store (see qa/milvus.py). SQLite stays the source of truth."""
+
+    uri: str
+
+    def synced(self, index: Index) -> int | None:
+        """The generation of `index` this store holds, or None if it holds another index or
+        nothing yet."""
+        ...
+
+    def sync(self, index: Index, *, full: bool = False) -> int:
+        """Bring the store up to the committed state of `index` (with `full`, write it
+        afresh rather than apply the changes since the generation it holds); returns the
+        number of chunks written."""
+        ...
+
+    def search(self, index: Index, query: np.ndarray, k: int, filters: Filters
+               ) -> list[tuple[int, float]]:
+        """(chunk rowid, cosine) of the `k` chunks nearest `query` that pass `filters`."""
+        ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -250,6 +317,7 @@ class Index:
         self._lock = lock
         self._vectors: Any = None  # faiss index, loaded on first search
         self._vectors_generation = -1  # the store's generation when they were loaded
+        self.vector_store: VectorStore | None = None  # None: the FAISS file (see `attach`)
 
     # --- opening ---------------------------------------------------------------------------
 
@@ -313,7 +381,9 @@ class Index:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
             if create:
-                conn.executescript(_SCHEMA + _COPIES_SCHEMA)
+                conn.executescript(_SCHEMA + _COPIES_SCHEMA + _CHANGES_SCHEMA)
+                conn.execute("INSERT INTO meta (key, value) VALUES ('index_id', ?), "
+                             "('changes_from', '0')", (uuid.uuid4().hex,))
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
         except sqlite3.DatabaseError as exc:
             raise NewsqaError(f"{database} is not a readable SQLite store ({exc})",
@@ -325,6 +395,13 @@ class Index:
                               hint="re-ingest into a new --index")
         if not {"bands", "copies", "files"} <= tables:
             conn.executescript(_COPIES_SCHEMA)
+        if write and "changes" not in tables:  # an older store: changes are noted from now on
+            conn.executescript(
+                "BEGIN IMMEDIATE;" + _CHANGES_SCHEMA
+                + "INSERT OR IGNORE INTO meta (key, value) VALUES ('index_id', "
+                f"'{uuid.uuid4().hex}'); INSERT OR REPLACE INTO meta (key, value) SELECT "
+                "'changes_from', coalesce((SELECT value FROM meta WHERE key = 'generation'), "
+                "'0'); COMMIT;")
         return conn
 
     @staticmethod
@@ -371,6 +448,8 @@ class Index:
         self._check_embedder(self.path, self.manifest, embedder)
 
     def close(self) -> None:
+        if self.vector_store is not None:
+            self.vector_store.close()
         self.conn.close()
         if self._lock is not None:
             self._lock.close()
@@ -694,12 +773,24 @@ class Index:
             self.conn.execute("COMMIT")
 
     def vectors_current(self) -> bool:
-        """Whether `vectors.faiss` was written at the store's present generation."""
+        """Whether the vectors searched (`vectors.faiss`, or the attached vector store) are
+        those of the store's present generation."""
+        if self.vector_store is not None:
+            return self.vector_store.synced(self) == self.generation() and \
+                self.manifest.get("vector_store") == self.vector_store.uri
         return (self.path / VECTORS).exists() and \
             self.manifest.get("generation") == self.generation()
 
-    def commit_vectors(self) -> None:
-        """Bring `vectors.faiss` and the manifest up to date with the committed store."""
+    def commit_vectors(self, *, full: bool = False) -> None:
+        """Bring the vectors (`vectors.faiss`, or the attached vector store, written afresh
+        with `full`) and the manifest up to date with the committed store. The manifest
+        remembers which store is in use."""
+        if self.vector_store is not None:
+            with self.snapshot():
+                self.vector_store.sync(self, full=full)
+            self.manifest["vector_store"] = self.vector_store.uri
+            self._save_manifest()
+            return
         vectors = self._load_vectors(trust_file=False)
         import faiss
 
@@ -714,6 +805,7 @@ class Index:
             _write_atomic(self.path / VECTORS, write)
             self.manifest["generation"] = self.generation()
             self.manifest["vectors_sha256"] = digest[0]
+            self.manifest.pop("vector_store", None)
             self._save_manifest()
 
     def _save_manifest(self) -> None:
@@ -788,6 +880,9 @@ class Index:
         return np.array([r[0] for r in rows], dtype=np.int64)
 
     def search_dense(self, query: np.ndarray, k: int, filters: Filters) -> list[tuple[int, float]]:
+        if self.vector_store is not None:
+            self._check_vector_store()
+            return self.vector_store.search(self, query, k, filters)
         import faiss
 
         vectors = self._load_vectors()
@@ -809,6 +904,21 @@ class Index:
             scores, ids = vectors.search(q, min(k, int(allowed.size)), params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
+    def _check_vector_store(self) -> None:
+        """Refuse to search a vector store that holds another state of the index (checked at
+        every search, a round trip of a millisecond or two: a shared store can be rewritten by
+        another writer at any time)."""
+        assert self.vector_store is not None
+        generation = self.generation()
+        held = self.vector_store.synced(self)
+        if held != generation:
+            state = "nothing of this index" if held is None else f"its generation {held}"
+            raise NewsqaError(
+                f"the vector store {self.vector_store.uri} holds {state}, but the index at "
+                f"{self.path} is at generation {generation}",
+                hint=f"bring it up to date: newsqa index sync --index {self.path.name} "
+                     f"--store {self.vector_store.uri}")
+
     def search_lexical(self, text: str, k: int, filters: Filters) -> list[tuple[int, float]]:
         query = fts_query(text)
         if query is None:
@@ -821,6 +931,66 @@ class Index:
             [query, *params, k],
         ).fetchall()
         return [(int(r[0]), -float(r[1])) for r in rows]
+
+    # --- following the store (for a vector store; see VectorStore) ---------------------------
+
+    def attach(self, vector_store: VectorStore | None) -> None:
+        """Search `vector_store` instead of `vectors.faiss` (None: back to the FAISS file)."""
+        self.vector_store = vector_store
+
+    def index_id(self) -> str:
+        """A random id given to the index when it was made: a vector store remembers which
+        index it follows. An older index without one gets one when next opened for writing."""
+        value = self._meta("index_id")
+        if value is None:
+            raise NewsqaError(f"the index at {self.path} predates vector stores",
+                              hint=f"open it for writing once: newsqa index sync --index "
+                                   f"{self.path.name} --store faiss")
+        return value
+
+    def vector_changes(self, since: int) -> tuple[list[int], list[int]] | None:
+        """What changed after generation `since`: (rowids of articles to write again, rowids of
+        chunks that went away), or None when changes were not noted that far back."""
+        start = self._meta("changes_from")
+        if start is None or not start.isdigit() or int(start) > since:
+            return None
+        articles = [int(r[0]) for r in self.conn.execute(
+            "SELECT article_rowid FROM changes WHERE generation > ? ORDER BY article_rowid",
+            (since,))]
+        removed = [int(r[0]) for r in self.conn.execute(
+            "SELECT chunk_rowid FROM removed_chunks WHERE generation > ? ORDER BY chunk_rowid",
+            (since,))]
+        return articles, removed
+
+    def article_rowids(self) -> list[int]:
+        return [int(r[0]) for r in self.conn.execute("SELECT rowid FROM articles ORDER BY rowid")]
+
+    def chunk_vectors(self, article_rowids: Sequence[int], batch: int = 2048
+                      ) -> Iterator[list[tuple[int, int, np.ndarray, str, str, bool]]]:
+        """The chunks of these articles (those still stored), in batches: (chunk rowid, article
+        rowid, vector, day or "", outlet or "", whether the article has copies)."""
+        for at in range(0, len(article_rowids), 500):
+            part = list(article_rowids[at : at + 500])
+            marks = ",".join("?" * len(part))
+            rows = self.conn.execute(
+                "SELECT c.rowid, c.article_rowid, c.vector, a.day, a.source, EXISTS (SELECT 1 "
+                "FROM copies k WHERE k.canonical_rowid = a.rowid) FROM chunks c JOIN articles a "
+                f"ON a.rowid = c.article_rowid WHERE a.rowid IN ({marks}) ORDER BY c.rowid",
+                part)
+            while block := rows.fetchmany(batch):
+                vectors = self._stacked([r[2] for r in block])
+                yield [(int(r[0]), int(r[1]), vectors[i], r[3] or "", r[4] or "", bool(r[5]))
+                       for i, r in enumerate(block)]
+
+    def passing_chunks(self, rowids: Sequence[int], filters: Filters) -> set[int]:
+        """Which of these chunks pass `filters` (exactly as `allowed_chunks` decides)."""
+        if not rowids:
+            return set()
+        where, params = _filter_sql(filters)
+        marks = ",".join("?" * len(rowids))
+        return {int(r[0]) for r in self.conn.execute(
+            f"SELECT c.rowid FROM chunks c JOIN articles a ON a.rowid = c.article_rowid "
+            f"WHERE c.rowid IN ({marks}) AND {where}", [*rowids, *params])}
 
     # --- reading records -------------------------------------------------------------------
 
@@ -912,4 +1082,6 @@ class Index:
             "copy_outlets": {str(name): int(n) for name, n in copy_outlets},
             "size_bytes": size,
             "updated": self.manifest.get("updated"),
+            "vector_store": self.vector_store.describe() if self.vector_store is not None
+            else {"uri": "faiss", "file": str(self.path / VECTORS)},
         }

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -97,3 +100,19 @@ def index_path(tmp_path: Path) -> Path:
 def open_index(path: Path, embedder: FakeEmbedder, write: bool = True) -> Index:
     return Index.open(path, EmbedderSpec(embedder.name, embedder.dim),
                       ChunkParams(max_words=30, overlap_sentences=1), create=write, write=write)
+
+
+def run_newsqa(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real `newsqa` command in `cwd`, free of the caller's NEWSQA_ settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSQA_")}
+    return subprocess.run([sys.executable, "-m", "qa", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder whose `indexes/default` holds the bundled sample, embedded by the real model."""
+    cwd = tmp_path_factory.mktemp("sample")
+    result = run_newsqa(cwd, "ingest", "--sample")
+    assert result.returncode == 0, result.stderr
+    return cwd

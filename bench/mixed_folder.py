@@ -56,9 +56,11 @@ def _warc(path: Path) -> None:
                 ("https://meridianpost.example/missing", "404 Not Found", "<html>gone</html>")):
             headers = StatusAndHeaders(status, [("Content-Type", "text/html; charset=utf-8")],
                                        protocol="HTTP/1.1")
-            record = writer.create_warc_record(url, "response",
-                                               payload=io.BytesIO(body.encode("utf-8")),
-                                               http_headers=headers)
+            data = body.encode("utf-8")
+            # With its length given, warcio reads the payload in place instead of copying it
+            # to a temporary file that it never closes.
+            record = writer.create_warc_record(url, "response", payload=io.BytesIO(data),
+                                               length=len(data), http_headers=headers)
             writer.write_record(record)
 
 

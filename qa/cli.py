@@ -44,6 +44,11 @@ ModelOpt = Annotated[
                  "the bundled SmolLM2-135M)."),
 ]
 
+LlmOpt = Annotated[
+    str | None,
+    typer.Option("--llm", help="An OpenAI-compatible server to answer with instead of a GGUF run "
+                 "here, e.g. http://127.0.0.1:8080/v1 (else NEWSQA_LLM or the config file)."),
+]
 StoreOpt = Annotated[
     str | None,
     typer.Option("--store", help="Where the vectors are searched: faiss (the index's own file) "
@@ -216,6 +221,7 @@ def ask(
     k: Annotated[int, typer.Option("--k", help="How many articles to retrieve.")] = 5,
     model: ModelOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    llm: LlmOpt = None,
     store_uri: StoreOpt = None,
     index: IndexName = "default",
     index_dir: IndexDir = Path("indexes"),
@@ -233,9 +239,8 @@ def ask(
         filters = Filters(since=_date(since, "--since"), until=_date(until, "--until"),
                           source=source).ending(_date(as_of, "--as-of"))
         params = AskParams(retrieve=replace(RetrieveParams(), k=k))
-        choice = _model_choice(model, models_dir)
+        generator, _ = _answerer(model, llm, models_dir)
         embedder = _default_embedder()
-        generator = _generator(choice.path)
         with Index.open(index_dir / index, _spec(embedder)) as store:
             _attach_store(store, store_uri)
             if as_json:
@@ -252,6 +257,7 @@ def ask(
 def repl(
     ctx: typer.Context,
     model: ModelOpt = None,
+    llm: LlmOpt = None,
     store_uri: StoreOpt = None,
     index: IndexName = "default",
     index_dir: IndexDir = Path("indexes"),
@@ -263,9 +269,8 @@ def repl(
     from qa.store import Index
 
     with _user_errors(ctx):
-        choice = _model_choice(model, models_dir)
+        generator, _ = _answerer(model, llm, models_dir)
         embedder = _default_embedder()
-        generator = _generator(choice.path)
         with Index.open(index_dir / index, _spec(embedder)) as store:
             _attach_store(store, store_uri)
             session = Session(index=store, embedder=embedder, generator=generator,
@@ -275,16 +280,30 @@ def repl(
 
 
 def _model_choice(model: Path | None, models_dir: Path) -> Any:
-    import os
-
+    from qa.config import setting
     from qa.models import resolve_generator
 
-    if model is not None:
-        return resolve_generator(model, "--model", models_dir)
-    env = os.environ.get("NEWSQA_MODEL")
-    if env:
-        return resolve_generator(Path(env), "NEWSQA_MODEL", models_dir)
+    chosen = setting("model", str(model) if model is not None else None, "--model")
+    if chosen is not None:
+        return resolve_generator(Path(chosen.value).expanduser(), chosen.why, models_dir)
     return resolve_generator(None, "", models_dir)
+
+
+def _answerer(model: Path | None, llm: str | None, models_dir: Path) -> tuple[Any, str]:
+    """The generator and its name: a server (--llm, NEWSQA_LLM, config) unless a GGUF file
+    is named on the command line, else a GGUF run here (see `_model_choice`)."""
+    from qa.config import llm_api_key, setting
+
+    if model is not None and llm:
+        raise NewsqaError("--model and --llm both name the model that answers",
+                          hint="give --model (a GGUF run here) or --llm (a server), not both")
+    server = setting("llm", llm, "--llm") if model is None else None
+    if server is not None:
+        from qa.remote import HttpGenerator
+
+        return HttpGenerator(server.value, api_key=llm_api_key()), server.value
+    choice = _model_choice(model, models_dir)
+    return _generator(choice.path), choice.path.name
 
 
 @app.command("eval")
@@ -302,6 +321,7 @@ def evaluate(
     source: Annotated[str | None, typer.Option(help="Only this outlet.")] = None,
     restart: Annotated[bool, typer.Option(help="Discard answers already in --out.")] = False,
     model: ModelOpt = None,
+    llm: LlmOpt = None,
     store_uri: StoreOpt = None,
     index: IndexName = "default",
     index_dir: IndexDir = Path("indexes"),
@@ -331,12 +351,11 @@ def evaluate(
         out = out or Path("runs") / questions.name.split(".")[0]
         filters = Filters(since=_date(since, "--since"), until=_date(until, "--until"),
                           source=source)
-        choice = _model_choice(model, models_dir)
+        generator, model_name = _answerer(model, llm, models_dir)
         embedder = _default_embedder()
-        generator = _generator(choice.path)
         settings: dict[str, Any] = {
             "questions": str(questions), "index": str(index_dir / index), "k": k,
-            "model": choice.path.name, "filters": [filters.since, filters.until, filters.source]}
+            "model": model_name, "filters": [filters.since, filters.until, filters.source]}
         with Index.open(index_dir / index, _spec(embedder)) as store:
             _attach_store(store, store_uri)
             settings["vector_store"] = store.vector_store.uri if store.vector_store else "faiss"
@@ -358,7 +377,7 @@ def evaluate(
                 run = json.loads((out / "run.json").read_text(encoding="utf-8"))
                 report = score_run(items, records, store, wall_s=run.get("wall_s"), k=k)
                 write_report(out, report, f"newsqa eval: {questions.name} ({len(items)} questions,"
-                             f" {choice.path.name})")
+                             f" {model_name})")
                 render_report(console, report)
                 console.print(f"report: {out / 'report.md'}, {out / 'report.png'}")
 

@@ -1,4 +1,7 @@
-"""Settings a user gives once: which model answers, where vectors live, which server generates.
+"""The command line's settings (part of the CLI layer: the one place below `qa/cli.py` that
+reads environment variables and files of settings, called only by it).
+
+Settings a user gives once: which model answers, where vectors live, which server generates.
 
 Each setting is taken from the first of: its command-line flag, its environment variable, the
 config file, then (for the vector store) what the index's manifest recorded when it was last
@@ -67,6 +70,10 @@ def load_config(path: Path | None) -> dict[str, str]:
     return {k: v.strip() for k, v in data.items()}
 
 
+def llm_api_key() -> str | None:
+    return os.environ.get("NEWSQA_LLM_API_KEY") or None
+
+
 def setting(key: str, flag: str | None, flag_name: str) -> Setting | None:
     """`key` from its flag, its environment variable, or the config file, else None."""
     if flag:
@@ -80,13 +87,14 @@ def setting(key: str, flag: str | None, flag_name: str) -> Setting | None:
 
 
 def vector_store(uri: str, index_name: str) -> VectorStore | None:
-    """The vector store a URI names, or None for the index's own FAISS file."""
+    """The vector store a URI names, or None for the index's own FAISS file (a Milvus server's
+    token from NEWSQA_MILVUS_TOKEN)."""
     if uri.strip().lower() == FAISS:
         return None
     if uri.startswith("milvus"):
         from qa.milvus import MilvusVectors
 
-        return MilvusVectors.from_uri(uri, index_name)
+        return MilvusVectors.from_uri(uri, index_name, os.environ.get("NEWSQA_MILVUS_TOKEN", ""))
     raise NewsqaError(f"unknown vector store {uri!r}",
                       hint="use faiss, milvus:///path/to/file.db (Milvus Lite) or "
                            "milvus://host:19530 (a Milvus server)")

@@ -16,7 +16,10 @@ GGUF_MAGIC = b"GGUF"
 class Generator(Protocol):
     """Completes `prompt`, yielding text as it is generated, stopping at any of `stop`."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """What answered, as the answer's `model` field reports it."""
+        ...
 
     def complete(self, prompt: str, *, max_tokens: int, stop: Sequence[str]) -> Iterator[str]: ...
 

@@ -14,14 +14,14 @@ asking Milvus for more if too few are left.
 
 URIs: `milvus:///abs/path/newsqa.db` or `milvus:rel/path.db` (Milvus Lite), `milvus://host:port`
 (a server over HTTP), `milvus+https://host:port` (over TLS); optional `?collection=NAME` and
-`?index=FLAT|HNSW|AUTOINDEX`. A server's token comes from NEWSQA_MILVUS_TOKEN.
+`?index=FLAT|HNSW|AUTOINDEX`. A server's token (user:password, or an API key) is given
+apart: the CLI reads it from NEWSQA_MILVUS_TOKEN.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -117,16 +117,17 @@ def pushdown(filters: Filters) -> str:
 class MilvusVectors:
     """The vectors of one index in one Milvus collection (see the module's docstring)."""
 
-    def __init__(self, target: MilvusTarget, index_name: str) -> None:
+    def __init__(self, target: MilvusTarget, index_name: str, token: str = "") -> None:
         self.target = target
+        self.token = token
         self.uri = target.uri
         self.collection = target.collection or collection_for(index_name)
         self._client: Any = None
         self._loaded = False
 
     @classmethod
-    def from_uri(cls, uri: str, index_name: str) -> MilvusVectors:
-        return cls(parse_uri(uri), index_name)
+    def from_uri(cls, uri: str, index_name: str, token: str = "") -> MilvusVectors:
+        return cls(parse_uri(uri), index_name, token)
 
     # --- the connection ------------------------------------------------------------------
 
@@ -153,7 +154,7 @@ class MilvusVectors:
             if self.target.lite:
                 Path(self.target.client_uri).parent.mkdir(parents=True, exist_ok=True)
             self._client = MilvusClient(uri=self.target.client_uri,
-                                        token=os.environ.get("NEWSQA_MILVUS_TOKEN", ""),
+                                        token=self.token,
                                         timeout=30)
             self._ensure_state()
         return self._client

@@ -1,36 +1,19 @@
 """End to end with the real bundled models: all-MiniLM-L6-v2 and SmolLM2-135M-Instruct."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import SEED_QUESTIONS
+from tests.conftest import SEED_QUESTIONS, run_newsqa
 
 pytestmark = pytest.mark.models
 
 SYRIA_WORDS = ("Syria", "Tartus", "Assad")
 
 
-def _newsqa(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSQA_")}
-    return subprocess.run([sys.executable, "-m", "qa", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=600)
-
-
-@pytest.fixture(scope="module")
-def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    cwd = tmp_path_factory.mktemp("sample")
-    result = _newsqa(cwd, "ingest", "--sample")
-    assert result.returncode == 0, result.stderr
-    return cwd
-
-
 def _ask(cwd: Path, question: str, *flags: str) -> dict:  # type: ignore[type-arg]
-    result = _newsqa(cwd, "ask", "--json", *flags, question)
+    result = run_newsqa(cwd, "ask", "--json", *flags, question)
     assert result.returncode == 0, result.stderr
     answer: dict = json.loads(result.stdout)  # type: ignore[type-arg]
     return answer
@@ -56,7 +39,7 @@ def test_the_seed_question_on_the_sample_archive(sample_dir: Path) -> None:
 
 
 def test_the_terminal_output_shows_sources(sample_dir: Path) -> None:
-    result = _newsqa(sample_dir, "ask", "Which bases does Russia intend to keep?")
+    result = run_newsqa(sample_dir, "ask", "Which bases does Russia intend to keep?")
     assert result.returncode == 0, result.stderr
     assert "Sources" in result.stdout and "[1]" in result.stdout
 
@@ -69,7 +52,7 @@ def test_a_question_the_archive_cannot_answer_is_refused(sample_dir: Path) -> No
 
 @pytest.mark.skipif(not SEED_QUESTIONS.exists(), reason="needs ../shared/data/seed")
 def test_the_seed_questions_on_the_seed_article(tmp_path: Path) -> None:
-    result = _newsqa(tmp_path, "ingest", str(SEED_QUESTIONS.parent))
+    result = run_newsqa(tmp_path, "ingest", str(SEED_QUESTIONS.parent))
     assert result.returncode == 0, result.stderr
     texts = _articles(tmp_path)
     right, refused_unanswerable = 0, False

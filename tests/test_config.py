@@ -1,0 +1,63 @@
+"""Settings from flags, environment and the config file (qa/config.py), in that order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa.config import config_file, load_config, setting
+from qa.errors import NewsqaError
+from tests.conftest import run_newsqa
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    for name in ("NEWSQA_CONFIG", "NEWSQA_MODEL", "NEWSQA_STORE", "NEWSQA_LLM"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_flag_beats_environment_beats_config_file(clean_env: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    assert setting("store", None, "--store") is None
+    folder = clean_env / "xdg" / "newsqa"
+    folder.mkdir(parents=True)
+    (folder / "config.toml").write_text('store = "milvus://from-config:19530"\n')
+    assert config_file() == folder / "config.toml"
+    chosen = setting("store", None, "--store")
+    assert chosen is not None and chosen.value == "milvus://from-config:19530"
+    assert "config.toml" in chosen.why
+    # A newsqa.toml in the working folder comes before the user's config.
+    (clean_env / "newsqa.toml").write_text('store = "faiss"\n')
+    assert setting("store", None, "--store").value == "faiss"  # type: ignore[union-attr]
+    monkeypatch.setenv("NEWSQA_STORE", "milvus://from-env:19530")
+    assert setting("store", None, "--store").value == "milvus://from-env:19530"  # type: ignore[union-attr]
+    assert setting("store", "milvus:x.db", "--store").value == "milvus:x.db"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('store = "faiss"\nstores = "x"\n', "unknown setting 'stores'"),
+    ("store = 3\n", "store must be a non-empty string"),
+    ('store = "faiss\n', r"not valid TOML \(.*line 1"),
+])
+def test_a_bad_config_file_is_named_with_what_is_wrong(clean_env: Path, text: str,
+                                                        message: str) -> None:
+    path = clean_env / "newsqa.toml"
+    path.write_text(text)
+    with pytest.raises(NewsqaError, match=message) as caught:
+        load_config(path)
+    assert str(path) in caught.value.message
+
+
+def test_the_config_file_picks_the_store_for_the_cli(tmp_path: Path) -> None:
+    """The CLI reads newsqa.toml in its working folder, and a flag wins over it."""
+    (tmp_path / "newsqa.toml").write_text('store = "milvus:no-suffix"\n')
+    result = run_newsqa(tmp_path, "ingest", "--sample")
+    assert result.returncode == 1 and "must end in .db" in result.stderr
+    result = run_newsqa(tmp_path, "ingest", "--sample", "--store", "qdrant://x")
+    assert result.returncode == 1 and "unknown vector store 'qdrant://x'" in result.stderr
+    result = run_newsqa(tmp_path, "ask", "anything", "--model", "m.gguf", "--llm", "http://x")
+    assert result.returncode == 1 and "not both" in result.stderr

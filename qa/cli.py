@@ -455,6 +455,8 @@ def index_info(
         vectors = info["vector_store"]
         if vectors["uri"] == "faiss":
             console.print(f"vectors: FAISS file {vectors['file']}")
+        elif "error" in vectors:
+            console.print(f"vectors: {vectors['uri']} [red]unreachable[/]: {vectors['error']}")
         else:
             console.print(f"vectors: {vectors['engine']} {vectors['uri']}, collection "
                           f"{vectors['collection']} ({vectors['index_type']}), "

@@ -1082,6 +1082,15 @@ class Index:
             "copy_outlets": {str(name): int(n) for name, n in copy_outlets},
             "size_bytes": size,
             "updated": self.manifest.get("updated"),
-            "vector_store": self.vector_store.describe() if self.vector_store is not None
-            else {"uri": "faiss", "file": str(self.path / VECTORS)},
+            "vector_store": self._describe_vectors(),
         }
+
+    def _describe_vectors(self) -> dict[str, Any]:
+        """What the vectors are searched in; an unreachable store is said, not raised: `info`
+        is where a user looks when something is wrong."""
+        if self.vector_store is None:
+            return {"uri": "faiss", "file": str(self.path / VECTORS)}
+        try:
+            return self.vector_store.describe()
+        except NewsqaError as exc:
+            return {"uri": self.vector_store.uri, "error": exc.message}

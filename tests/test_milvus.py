@@ -223,3 +223,7 @@ def test_cli_sync_info_doctor_and_switching_back(tmp_path: Path) -> None:
     assert info["vector_store"]["uri"] == "faiss"
     bad = run_newsqa(tmp_path, "index", "info", "--store", "milvus:nowhere")
     assert bad.returncode == 1 and "must end in .db" in bad.stderr
+    # A server that does not answer: info still describes the index, and says so.
+    down = run_newsqa(tmp_path, "index", "info", "--json", "--store", "milvus://127.0.0.1:9")
+    assert down.returncode == 0, down.stderr
+    assert "127.0.0.1:9" in json.loads(down.stdout)["vector_store"]["error"]

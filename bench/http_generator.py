@@ -27,16 +27,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.llama_server
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for bench. and tests.
 
+from bench.repl_latency import QUESTIONS  # noqa: E402  (the seed question first)
 from tests.llama_server import llama_server  # noqa: E402
-
-QUESTIONS = [  # the seed question first; the others as in bench/repl_latency.py
-    "Which bases does Russia intend to keep?",
-    "Who won the Riverton Winter Marathon?",
-    "How many homes did the Alder Bay storm damage?",
-    "What did Russia ask Turkey for?",
-]
 
 
 def _stamp(times: list[float]) -> Callable[[str], None]:

@@ -33,10 +33,17 @@ from typing import Any
 
 import numpy as np
 
-from qa.chunking import ChunkParams, chunk_article
+from qa.chunking import ChunkParams
 from qa.embedders import Embedder, SentenceTransformerEmbedder
 from qa.errors import NewsqaError
-from qa.ingest import IngestReport, Reader, embedding_text, file_mark, ingest
+from qa.ingest import (
+    IngestReport,
+    Reader,
+    embed_articles,
+    embedding_text,
+    file_mark,
+    ingest,
+)
 from qa.readers import Rejected, Skipped, expand_paths, read_path
 from qa.records import Article
 from qa.store import Index
@@ -320,21 +327,18 @@ class _EmbedWorker:
         self.chunking = ChunkParams(**chunking)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        texts: list[list[str]] = []
-        for kind, data in zip(batch["kind"], batch["data"], strict=True):
-            if kind != "article":
-                texts.append([])
-                continue
-            article = _article(str(data))
-            texts.append([embedding_text(article, chunk.text)
-                          for chunk in chunk_article(article, self.chunking)])
-        vectors = self.embedder.embed([text for row in texts for text in row]).astype("<f4")
-        blobs, at = [], 0
-        for row in texts:
-            blobs.append(vectors[at : at + len(row)].tobytes())
-            at += len(row)
-        return {**batch, "texts": np.array([json.dumps(row, ensure_ascii=False)
-                                            for row in texts], dtype=object),
+        articles = {k: _article(str(data)) for k, (kind, data)
+                    in enumerate(zip(batch["kind"], batch["data"], strict=True))
+                    if kind == "article"}
+        embedded = dict(zip(articles, embed_articles(list(articles.values()), self.chunking,
+                                                     self.embedder), strict=True))
+        texts, blobs = [], []
+        for k in range(len(batch["kind"])):
+            chunks, vectors = embedded.get(k, ([], np.zeros((0, self.embedder.dim))))
+            texts.append(json.dumps([embedding_text(articles[k], c.text) for c in chunks],
+                                    ensure_ascii=False))
+            blobs.append(np.asarray(vectors, dtype="<f4").tobytes())
+        return {**batch, "texts": np.array(texts, dtype=object),
                 "vectors": np.array(blobs, dtype=object)}
 
 

@@ -871,13 +871,17 @@ class Index:
     def allowed_chunks(self, filters: Filters) -> np.ndarray | None:
         if not filters.active():
             return None
+        return np.array(self._passing(filters), dtype=np.int64)
+
+    def _passing(self, filters: Filters, among: Sequence[int] | None = None) -> list[int]:
+        """Rowids of the chunks (of those `among`, if given) whose article passes `filters`."""
         where, params = _filter_sql(filters)
-        rows = self.conn.execute(
+        if among is not None:
+            where = f"c.rowid IN ({','.join('?' * len(among))}) AND {where}"
+            params = [*among, *params]
+        return [int(r[0]) for r in self.conn.execute(
             f"SELECT c.rowid FROM chunks c JOIN articles a ON a.rowid = c.article_rowid "
-            f"WHERE {where}",
-            params,
-        ).fetchall()
-        return np.array([r[0] for r in rows], dtype=np.int64)
+            f"WHERE {where}", params)]
 
     def search_dense(self, query: np.ndarray, k: int, filters: Filters) -> list[tuple[int, float]]:
         if self.vector_store is not None:
@@ -984,13 +988,7 @@ class Index:
 
     def passing_chunks(self, rowids: Sequence[int], filters: Filters) -> set[int]:
         """Which of these chunks pass `filters` (exactly as `allowed_chunks` decides)."""
-        if not rowids:
-            return set()
-        where, params = _filter_sql(filters)
-        marks = ",".join("?" * len(rowids))
-        return {int(r[0]) for r in self.conn.execute(
-            f"SELECT c.rowid FROM chunks c JOIN articles a ON a.rowid = c.article_rowid "
-            f"WHERE c.rowid IN ({marks}) AND {where}", [*rowids, *params])}
+        return set(self._passing(filters, rowids)) if rowids else set()
 
     # --- reading records -------------------------------------------------------------------
 

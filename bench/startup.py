@@ -2,12 +2,16 @@
 
 Each command runs in a new process, `--runs` times; the figures are the median and the worst
 wall time, beside a bare `python -c pass` measured in the same run as the baseline for this
-(shared, noisy) machine. Usage: python bench/startup.py [--runs 5]
+(shared, noisy) machine. Then the stages of a cold ask, timed inside new processes the same
+way: imports, loading the embedder (ONNX Runtime, and torch's sentence-transformers as the old
+path), opening the index, loading the generator, retrieval, evidence, the prompt's evaluation
+and the generation (llama.cpp's own counters). Usage: python bench/startup.py [--runs 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import subprocess
 import sys
@@ -41,6 +45,57 @@ def main() -> None:
         for name, cmd in cases.items():
             times = [timed(cmd, cwd) for _ in range(args.runs)]
             print(f"{name:32} {statistics.median(times):9.2f} {max(times):7.2f}")
+        stages = [json.loads(subprocess.run([sys.executable, "-c", STAGES, QUESTION], cwd=cwd,
+                                            check=True, capture_output=True, text=True).stdout)
+                  for _ in range(args.runs)]
+        print(f"\n{'stage of a cold ask':40} {'median s':>9} {'max s':>7}")
+        for name in stages[0]:
+            times = [run[name] for run in stages]
+            print(f"{name:40} {statistics.median(times):9.3f} {max(times):7.3f}")
+
+
+STAGES = """
+import sys, time
+began = time.perf_counter()
+import json
+from pathlib import Path
+import faiss, llama_cpp, onnxruntime, tokenizers
+import qa.cli
+from qa.answer import ask
+from qa.records import Filters
+from qa.store import Index
+out = {"imports (qa, ONNX Runtime, FAISS, llama.cpp)": time.perf_counter() - began}
+at = time.perf_counter()
+embedder = qa.cli._default_embedder()
+index = Index.open(Path("indexes/default"), qa.cli._spec(embedder))
+qa.cli._fit(embedder, index)
+embedder.embed(["warm"])
+out["embedder load (ONNX Runtime session)"] = time.perf_counter() - at
+at = time.perf_counter()
+index.search_dense(embedder.embed(["warm"])[0], 1, Filters())
+out["index open (FAISS vectors)"] = time.perf_counter() - at
+at = time.perf_counter()
+generator = qa.cli._generator(qa.cli._model_choice(None, Path("models")).path)
+llm = generator.load()
+out["generator load (SmolLM2-135M)"] = time.perf_counter() - at
+llama_cpp.llama_perf_context_reset(llm._ctx.ctx)
+answer = ask(sys.argv[1], index=index, embedder=embedder, generator=generator)
+perf = llama_cpp.llama_perf_context(llm._ctx.ctx)
+out["retrieval"] = answer.timings["retrieve_s"]
+out["evidence"] = answer.timings["evidence_s"]
+out["prompt evaluation"] = perf.t_p_eval_ms / 1000
+out["generation"] = perf.t_eval_ms / 1000
+out["(prompt tokens evaluated)"] = perf.n_p_eval
+out["(tokens generated)"] = perf.n_eval
+out["verification"] = answer.timings["verify_s"]
+out["total in process"] = time.perf_counter() - began
+at = time.perf_counter()
+from qa.embedders import SentenceTransformerEmbedder
+from qa.models import EMBEDDER_DIM, EMBEDDER_NAME, embedder_folder
+SentenceTransformerEmbedder(EMBEDDER_NAME, embedder_folder(), EMBEDDER_DIM).embed(["warm"])
+out["old path: torch embedder import and load"] = time.perf_counter() - at
+print(json.dumps(out))
+"""
 
 
 if __name__ == "__main__":

@@ -70,6 +70,15 @@ def load_config(path: Path | None) -> dict[str, str]:
     return {k: v.strip() for k, v in data.items()}
 
 
+def cache_dir() -> Path:
+    """Where exported models are kept: $NEWSQA_CACHE_DIR, else $XDG_CACHE_HOME/newsqa, else
+    ~/.cache/newsqa."""
+    named = os.environ.get("NEWSQA_CACHE_DIR")
+    if named:
+        return Path(named).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsqa"
+
+
 def llm_api_key() -> str | None:
     return os.environ.get("NEWSQA_LLM_API_KEY") or None
 

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from qa.chunking import ChunkParams
-from qa.embedders import Embedder, SentenceTransformerEmbedder
+from qa.embedders import Embedder, Rebuildable, from_recipe
 from qa.errors import NewsqaError
 from qa.ingest import (
     IngestReport,
@@ -63,7 +63,7 @@ class RayIngestReport(IngestReport):
     local_reads: int = 0  # files the driver read itself: changed since, or unseen by, Ray
 
 
-def ray_ingest(paths: Iterable[Path], index: Index, embedder: SentenceTransformerEmbedder, *,
+def ray_ingest(paths: Iterable[Path], index: Index, embedder: Rebuildable, *,
                address: str | None = None, workers: int | None = None, batch_size: int = 32,
                fields: Mapping[str, str] | None = None, rescan: bool = False,
                on_article: Callable[[str, int], None] | None = None) -> RayIngestReport:
@@ -248,7 +248,7 @@ def _share_cpus(ray: Any, workers: int | None) -> tuple[int, int]:
 
 
 def _pipeline(ray: Any, files: Sequence[Path], chunking: ChunkParams,
-              embedder: SentenceTransformerEmbedder, actors: int, cpus: int, batch_size: int,
+              embedder: Rebuildable, actors: int, cpus: int, batch_size: int,
               fields: Mapping[str, str] | None) -> Any:
     """files -> parsed rows (tasks) -> rows with their chunks' texts and vectors (actors)."""
     items = [{"file": k, "path": str(path.absolute())} for k, path in enumerate(files)]
@@ -261,9 +261,7 @@ def _pipeline(ray: Any, files: Sequence[Path], chunking: ChunkParams,
     ).map_batches(
         _EmbedWorker, batch_size=batch_size, batch_format="numpy", num_cpus=cpus,
         compute=ray.data.ActorPoolStrategy(size=actors),
-        fn_constructor_kwargs={"name": embedder.name, "folder": str(embedder.folder),
-                               "dim": embedder.dim, "batch_size": embedder.batch_size,
-                               "chunking": chunking.as_dict()},
+        fn_constructor_kwargs={"recipe": embedder.recipe(), "chunking": chunking.as_dict()},
     )
 
 
@@ -316,14 +314,12 @@ class _EmbedWorker:
     """A Ray actor: loads the embedder once, then gives each article row the embedding texts
     of its chunks (what `ingest()` will ask for) and their vectors, as float32 bytes."""
 
-    def __init__(self, name: str, folder: str, dim: int, batch_size: int,
-                 chunking: dict[str, int]) -> None:
+    def __init__(self, recipe: dict[str, Any], chunking: dict[str, int]) -> None:
         from qa.models import EMBEDDER_NAME, embedder_folder
 
-        model = Path(folder)
-        if not model.is_dir() and name == EMBEDDER_NAME:  # installed elsewhere on this node
-            model = embedder_folder()
-        self.embedder = SentenceTransformerEmbedder(name, model, dim, batch_size)
+        if not Path(recipe["folder"]).is_dir() and recipe["name"] == EMBEDDER_NAME:
+            recipe = {**recipe, "folder": str(embedder_folder())}  # installed elsewhere here
+        self.embedder = from_recipe(recipe)
         self.chunking = ChunkParams(**chunking)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

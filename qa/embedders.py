@@ -21,12 +21,19 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
-def _offline() -> None:
+def offline() -> None:
     # Nothing may be fetched from a model hub: the weights come from an installed package.
     for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
         os.environ[var] = "1"
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+class Rebuildable(Embedder, Protocol):
+    """An embedder that can describe itself in plain values, to be rebuilt in another process
+    (`from_recipe`)."""
+
+    def recipe(self) -> dict[str, Any]: ...
 
 
 class SentenceTransformerEmbedder:
@@ -39,9 +46,14 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         self._model: Any = None
 
+    def recipe(self) -> dict[str, Any]:
+        """Plain values that rebuild this embedder elsewhere (a Ray worker)."""
+        return {"kind": "torch", "name": self.name, "folder": str(self.folder), "dim": self.dim,
+                "batch_size": self.batch_size}
+
     def _load(self) -> Any:
         if self._model is None:
-            _offline()
+            offline()
             try:
                 from sentence_transformers import SentenceTransformer
             except ImportError as exc:  # pragma: no cover - a broken install
@@ -64,3 +76,15 @@ class SentenceTransformerEmbedder:
             convert_to_numpy=True, show_progress_bar=False,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def from_recipe(recipe: dict[str, Any]) -> Embedder:
+    """The embedder an embedder's `recipe()` describes."""
+    recipe = dict(recipe)
+    kind, folder = recipe.pop("kind"), Path(recipe.pop("folder"))
+    if kind == "onnx":
+        from qa.onnx_embedder import OnnxEmbedder
+
+        cache_dir = Path(recipe.pop("cache_dir"))
+        return OnnxEmbedder(recipe.pop("name"), folder, recipe.pop("dim"), cache_dir, **recipe)
+    return SentenceTransformerEmbedder(recipe.pop("name"), folder, recipe.pop("dim"), **recipe)

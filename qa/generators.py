@@ -24,6 +24,12 @@ class Generator(Protocol):
     def complete(self, prompt: str, *, max_tokens: int, stop: Sequence[str]) -> Iterator[str]: ...
 
 
+class Primable(Protocol):
+    """A generator that can evaluate the fixed opening of its prompts ahead of a question."""
+
+    def prime(self, opening: str) -> None: ...
+
+
 class OptionScorer(Protocol):
     """Scores how likely each option is as the continuation of `prompt`."""
 
@@ -124,6 +130,15 @@ class LlamaGenerator:
         # token and samples from fresh logits rather than from the last option's.
         llm.n_tokens = len(tokens) - 1
         return scores
+
+    def prime(self, opening: str) -> None:
+        """Evaluate the fixed opening of every prompt now (the worked examples), so that a
+        question's prompt evaluates only what follows it: llama.cpp keeps the KV cache of the
+        longest prefix a new prompt shares with what it evaluated last."""
+        llm = self.load()
+        llm.reset()
+        # Through a completion, so that the opening is tokenised as a prompt is (BOS or not).
+        llm.create_completion(opening, max_tokens=1, temperature=0.0)
 
     def close(self) -> None:
         """Free the model now rather than at interpreter exit."""

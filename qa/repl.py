@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
@@ -131,6 +132,29 @@ class Session:
     turns: list[Turn] = field(default_factory=list)
     today: date = field(default_factory=date.today)
     done: bool = False
+    warming: threading.Thread | None = None
+
+    def start_warm_up(self) -> None:
+        """Load the models and evaluate the prompts' fixed opening in the background, while
+        the reader types the first question (which waits for it to finish)."""
+        self.warming = threading.Thread(target=self._warm_up, name="warm-up", daemon=True)
+        self.warming.start()
+
+    def _warm_up(self) -> None:
+        from qa.prompts import SHORT_ANSWER_EXAMPLES
+
+        try:
+            self.embedder.embed(["warm up"])
+            prime = getattr(self.generator, "prime", None)
+            if prime is not None:
+                prime(SHORT_ANSWER_EXAMPLES)
+        except Exception:  # the first question meets the same problem, and reports it
+            pass
+
+    def _wait_for_warm_up(self) -> None:
+        if self.warming is not None:
+            self.warming.join()
+            self.warming = None
 
     # --- turns -----------------------------------------------------------------------------
 
@@ -161,6 +185,7 @@ class Session:
     def ask(self, asked: str) -> None:
         from qa.render import ask_streaming, render_answer
 
+        self._wait_for_warm_up()
         previous = self.turns[-1] if self.turns else None
         question = rewrite(asked, previous)
         if question != asked:
@@ -295,6 +320,7 @@ class Session:
             raise CommandError("this session cannot switch models")
         choice = resolve_generator(Path(arg).expanduser(), "/model", self.models_dir)
         generator = self.load_generator(choice.path)
+        self._wait_for_warm_up()  # it may be using the model being closed
         close = getattr(self.generator, "close", None)
         if close is not None:
             close()
@@ -333,6 +359,7 @@ def run(session: Session, *, history: Path | None = None, input: Any = None,
         history=stored, completer=WordCompleter(list(COMMANDS), sentence=True),
         key_bindings=bindings, input=input, output=output)
     session.console.print("[dim]Ask about the archive; /help lists the commands.[/]")
+    session.start_warm_up()
     while not session.done:
         try:
             line = prompt.prompt("newsqa> ")

@@ -189,6 +189,9 @@ class VectorStore(Protocol):
 class EmbedderSpec:
     name: str
     dim: int
+    # How the vectors are computed (int8 or fp32): recorded when an index is created, so that
+    # later writes match (see `Index.precision`); not part of the compatibility check.
+    precision: str = "fp32"
 
 
 def _now() -> str:
@@ -346,7 +349,8 @@ class Index:
                 assert embedder is not None
                 manifest = {
                     "format_version": FORMAT_VERSION,
-                    "embedder": {"name": embedder.name, "dim": embedder.dim},
+                    "embedder": {"name": embedder.name, "dim": embedder.dim,
+                                 "precision": embedder.precision},
                     "chunking": (chunking or ChunkParams()).as_dict(),
                     "counts": {"articles": 0, "chunks": 0},
                     "generation": 0,
@@ -474,6 +478,12 @@ class Index:
     @property
     def dim(self) -> int:
         return int(self.manifest["embedder"]["dim"])
+
+    @property
+    def precision(self) -> str:
+        """The precision the index's vectors were embedded at (fp32 for indexes made before it
+        was recorded); every write keeps to it, so that vectors never mix."""
+        return str(self.manifest["embedder"].get("precision", "fp32"))
 
     def generation(self) -> int:
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()

@@ -167,3 +167,42 @@ def test_ctrl_c_inside_a_lazy_import_is_an_interruption(cli: Path,
     monkeypatch.setattr(qa.cli, "_default_embedder", lambda: (_ for _ in ()).throw(
         ImportError("no such module")))
     assert isinstance(runner.invoke(app, ["ingest", "--sample"]).exception, ImportError)
+
+
+class _PrecisionFake(FakeEmbedder):
+    """The fake embedder, noting the precision the CLI sets before it embeds."""
+
+    made: list["_PrecisionFake"] = []
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.precision = "unset"
+        self.made.append(self)
+
+
+def test_an_index_keeps_the_precision_it_was_made_with(cli: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(qa.cli, "_default_embedder", _PrecisionFake)
+    _PrecisionFake.made.clear()
+
+    def manifest(name: str) -> dict:  # type: ignore[type-arg]
+        return json.loads((cli / "indexes" / name / "manifest.json").read_text())  # type: ignore[no-any-return]
+
+    assert runner.invoke(app, ["ingest", "--sample"]).exit_code == 0
+    assert manifest("default")["embedder"]["precision"] == "int8"
+    assert runner.invoke(app, ["ingest", "--sample", "--precision", "fp32", "--index", "exact"]
+                         ).exit_code == 0
+    assert manifest("exact")["embedder"]["precision"] == "fp32"
+    assert [e.precision for e in _PrecisionFake.made] == ["int8", "fp32"]
+
+    result = runner.invoke(app, ["ask", "--json", "--index", "exact",
+                                 "Which bases does Russia intend to keep?"])
+    assert result.exit_code == 0, result.output
+    assert _PrecisionFake.made[-1].precision == "fp32"  # questions are embedded alike
+
+    result = runner.invoke(app, ["ingest", "--sample", "--precision", "int8", "--index", "exact"])
+    assert result.exit_code == 1
+    assert "holds fp32 vectors" in result.output and "drop --precision" in result.output
+    result = runner.invoke(app, ["ingest", "--sample", "--precision", "int4"])
+    assert result.exit_code == 1 and "not int8 or fp32" in result.output
+    assert manifest("exact")["embedder"]["precision"] == "fp32"

@@ -89,3 +89,36 @@ def test_option_scores_then_generation_share_the_cache_safely() -> None:
     after = "".join(generator.complete(prompt, max_tokens=16, stop=SHORT_ANSWER_STOP))
     generator.close()
     assert after == before  # scoring leaves no stale logits behind
+
+
+def test_priming_evaluates_the_opening_once_and_changes_nothing() -> None:
+    import llama_cpp
+
+    from qa.generators import LlamaGenerator
+    from qa.models import default_gguf
+    from qa.prompts import SHORT_ANSWER_EXAMPLES, SHORT_ANSWER_STOP, SHORT_ANSWER_TEMPLATE
+
+    path = default_gguf()
+    assert path is not None
+    prompt = SHORT_ANSWER_EXAMPLES + SHORT_ANSWER_TEMPLATE.format(
+        context="The Riverton council voted on Tuesday to keep the ferry terminals at Dock "
+                "Street and Pier 9 open all winter.",
+        question="Which terminals will stay open?")
+
+    def answer(generator: LlamaGenerator) -> tuple[str, int]:
+        llm = generator.load()
+        llama_cpp.llama_perf_context_reset(llm._ctx.ctx)
+        text = "".join(generator.complete(prompt, max_tokens=16, stop=SHORT_ANSWER_STOP))
+        return text, llama_cpp.llama_perf_context(llm._ctx.ctx).n_p_eval
+
+    cold = LlamaGenerator(path)
+    cold_text, cold_tokens = answer(cold)
+    cold.close()
+    primed = LlamaGenerator(path)
+    primed.prime(SHORT_ANSWER_EXAMPLES)
+    primed_text, primed_tokens = answer(primed)
+    opening = primed.count_tokens(SHORT_ANSWER_EXAMPLES)
+    primed.close()
+    assert primed_text == cold_text
+    assert cold_tokens >= primed.count_tokens(prompt)  # the whole prompt (and any BOS token)
+    assert primed_tokens <= cold_tokens - opening + 2  # tokenised apart, the seam may differ

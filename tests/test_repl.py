@@ -232,3 +232,28 @@ def test_an_unexpected_error_is_one_line_and_the_session_goes_on(index: Index) -
     out = _output(session)
     assert "internal error" in out and "the model fell over" in out
     assert "filters: none" in out and "Traceback" not in out
+
+
+class _SlowPriming(FakeGenerator):
+    """Notes the order of priming and answering; priming takes a while."""
+
+    def __init__(self) -> None:
+        super().__init__(SCRIPT)
+        self.events: list[str] = []
+
+    def prime(self, opening: str) -> None:
+        time.sleep(0.3)
+        self.events.append("primed" if "Question:" in opening else "primed with nothing")
+
+    def complete(self, prompt: str, *, max_tokens: int, stop: Sequence[str]) -> Iterator[str]:
+        self.events.append("answered")
+        return super().complete(prompt, max_tokens=max_tokens, stop=stop)
+
+
+def test_the_models_warm_up_while_the_reader_types(index: Index, tmp_path: Path) -> None:
+    generator = _SlowPriming()
+    session = _session(index, generator)
+    output = _type(session, [BASES], tmp_path / "history")
+    assert "Khmeimim" in output
+    assert generator.events[0] == "primed"  # the first question waited for the warm-up
+    assert "answered" in generator.events[1:]

@@ -24,7 +24,7 @@ def test_ingest_then_reingest_changes_nothing(index_path: Path, archive: Path,
     before = {p.name: p.read_bytes() for p in index_path.iterdir() if p.suffix == ".faiss"}
     manifest = json.loads((index_path / MANIFEST).read_text())
     assert manifest["counts"] == {"articles": 3, "chunks": first.chunks}
-    assert manifest["embedder"] == {"name": embedder.name, "dim": embedder.dim}
+    assert manifest["embedder"] == {"name": embedder.name, "dim": embedder.dim, "precision": "fp32"}
     assert manifest["chunking"] == {"max_words": 30, "overlap_sentences": 1}
 
     calls = embedder.calls

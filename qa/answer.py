@@ -10,6 +10,7 @@ from qa.embedders import Embedder
 from qa.errors import NewsqaError
 from qa.evidence import EvidenceParams, select_evidence
 from qa.generators import Generator
+from qa.news import disagreement, latest_note, newest_first, wants_latest
 from qa.prompts import SHORT_ANSWER_STOP, short_answer_prompt
 from qa.records import Answer, Evidence, Filters
 from qa.retrieve import RetrieveParams, retrieve
@@ -59,10 +60,13 @@ def ask(question: str, *, index: Index, embedder: Embedder, generator: Generator
 def _ask(question: str, index: Index, embedder: Embedder, generator: Generator,
          filters: Filters, params: AskParams, on_text: Callable[[str], None] | None) -> Answer:
     started = time.perf_counter()
+    latest = wants_latest(question)
     query_vector = embedder.embed([question])[0]
-    hits = retrieve(index, question, query_vector, filters, params.retrieve)
+    hits = retrieve(index, question, query_vector, filters, params.retrieve, latest=latest)
     retrieved = time.perf_counter()
     evidence = select_evidence(question, query_vector, hits, embedder, params.evidence)
+    if latest:
+        evidence = newest_first(evidence)
     selected = time.perf_counter()
 
     attempts = [evidence] + [evidence[:n] for n in range(1, params.retries + 1)
@@ -78,9 +82,16 @@ def _ask(question: str, index: Index, embedder: Embedder, generator: Generator,
         verify_s += time.perf_counter() - checked
         if verified.answerable:
             break
-    carriers = index.carriers(list(dict.fromkeys(c.article_id for c in verified.citations)))
-    citations = tuple(replace(c, carried_by=carriers.get(c.article_id, ()))
-                      for c in verified.citations)
+    notes, cited = [], list(verified.citations)
+    differing = disagreement(verified, question, evidence)
+    if differing is not None:
+        notes.append(differing[0])
+        cited.append(differing[1])
+    newest = latest_note(cited) if latest and verified.answerable else None
+    if newest is not None:
+        notes.append(newest)
+    carriers = index.carriers(list(dict.fromkeys(c.article_id for c in cited)))
+    citations = tuple(replace(c, carried_by=carriers.get(c.article_id, ())) for c in cited)
     done = time.perf_counter()
     return Answer(
         question=question,
@@ -98,6 +109,7 @@ def _ask(question: str, index: Index, embedder: Embedder, generator: Generator,
         },
         draft=draft,
         evidence=tuple(evidence),
+        notes=tuple(notes),
     )
 
 

@@ -261,8 +261,15 @@ def _pipeline(ray: Any, files: Sequence[Path], chunking: ChunkParams,
     ).map_batches(
         _EmbedWorker, batch_size=batch_size, batch_format="numpy", num_cpus=cpus,
         compute=ray.data.ActorPoolStrategy(size=actors),
-        fn_constructor_kwargs={"recipe": embedder.recipe(), "chunking": chunking.as_dict()},
+        fn_constructor_kwargs={"recipe": _actor_recipe(embedder, cpus),
+                               "chunking": chunking.as_dict()},
     )
+
+
+def _actor_recipe(embedder: Rebuildable, cpus: int) -> dict[str, Any]:
+    """The embedder for an actor: an ONNX one runs as many threads as the actor has CPUs."""
+    recipe = embedder.recipe()
+    return {**recipe, "threads": max(1, int(cpus))} if recipe["kind"] == "onnx" else recipe
 
 
 # --- on the workers -----------------------------------------------------------------------

@@ -116,6 +116,9 @@ class Answer:
     timings: dict[str, float]
     draft: str = ""  # what the generator wrote, before verification
     evidence: tuple[Evidence, ...] = ()  # the numbered sentences the generator was shown
+    # What the reader should know beside the answer, citing like it: the newest report for a
+    # "latest" question, another outlet's different figure (see qa/news.py).
+    notes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The `--json` shape fixed in DESIGN.md."""
@@ -140,6 +143,7 @@ class Answer:
                 {"article_id": h.article.id, "chunk_id": h.chunk.id, "score": round(h.score, 6)}
                 for h in self.retrieved
             ],
+            "notes": list(self.notes),
             "model": self.model,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }

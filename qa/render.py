@@ -56,6 +56,8 @@ def render_closest(console: Console, hits: tuple[Hit, ...], limit: int = 3) -> N
 def render_answer(console: Console, answer: Answer) -> None:
     style = "bold" if answer.answerable else "bold yellow"
     console.print(f"[{style}]{escape(answer.answer)}[/]")
+    for note in answer.notes:
+        console.print(escape(note))
     console.print()
     if answer.citations:
         console.print("[bold]Sources[/]")

@@ -48,8 +48,10 @@ def _age_days(published: str | None, until: str) -> float | None:
 
 
 def retrieve(index: Index, question: str, query_vector: np.ndarray, filters: Filters,
-             params: RetrieveParams) -> list[Hit]:
-    """The best chunks of the `params.k` best articles, best first; ties broken by chunk id."""
+             params: RetrieveParams, *, latest: bool = False) -> list[Hit]:
+    """The best chunks of the `params.k` best articles, best first; ties broken by chunk id.
+    `latest` (a question about the latest state of things) applies the recency prior even
+    without an end date, counting ages back from the newest candidate."""
     dense = index.search_dense(query_vector, params.candidates, filters)
     lexical = index.search_lexical(question, params.candidates, filters)
     fused = reciprocal_rank_fusion(
@@ -57,10 +59,14 @@ def retrieve(index: Index, question: str, query_vector: np.ndarray, filters: Fil
         [params.dense_weight, params.lexical_weight],
     )
     records = index.chunks_by_rowid(list(fused))
-    if params.recency_weight and filters.until:
+    anchor = filters.until
+    if anchor is None and latest:
+        days = [a.published[:10] for _, a in records.values() if a.published]
+        anchor = max(days) if days else None
+    if params.recency_weight and anchor:
         top = 1.0 / (params.rrf_k + 1)
         for rowid, (_, article) in records.items():
-            age = _age_days(article.published, filters.until)
+            age = _age_days(article.published, anchor)
             if age is not None:
                 decay = 0.5 ** (age / params.recency_half_life)
                 fused[rowid] += params.recency_weight * top * decay

@@ -17,6 +17,10 @@ from qa.chunking import ChunkParams
 from qa.store import EmbedderSpec, Index
 from qa.text import content_terms
 
+# pymilvus and Ray talk gRPC from background threads; its fork handlers would restart them in
+# the child of a later fork (pexpect's), where they meet closed descriptors and can kill it.
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SEED_ARTICLE = SHARED / "seed" / "kyiv-independent-2024-12-09.txt"
 SEED_QUESTIONS = SHARED / "seed" / "questions.jsonl"

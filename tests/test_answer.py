@@ -35,7 +35,8 @@ def test_an_answer_is_cited_from_the_evidence_it_was_shown(built: Path,
     assert citation.quote in generator.prompts[0]
     shape = answer.to_json()
     assert set(shape) == {"question", "answer", "answerable", "citations", "retrieved", "model",
-                          "timings"}
+                          "timings", "notes"}
+    assert shape["notes"] == []
     assert set(shape["timings"]) >= {"retrieve_s", "generate_s", "total_s"}
     assert shape["retrieved"][0]["chunk_id"].startswith(shape["retrieved"][0]["article_id"] + "#")
     json.dumps(shape)

@@ -1,0 +1,111 @@
+"""News-aware answering: the newest report for "latest" questions, and outlets that disagree.
+
+* A question that asks for the latest state of things ("What is the latest death toll?", "Who
+  currently leads ...?") is answered from the newest report: retrieval favours recent articles
+  even without an end date (anchored at the newest candidate), the newest article's sentences
+  are put first among the evidence (the generator reads them last, and retries keep them), and
+  a note names the newest report the answer cites, with its date.
+* When another outlet's evidence sentence gives a different figure for the same thing (the
+  same unit word after the number: "19 people" against "12 people") about the same question,
+  a note says so and cites both.
+
+Notes go beside the answer (`Answer.notes`, shown under it and in `--json`), so the answer
+itself stays the short claim that is scored; they say only what cited evidence says.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+
+from qa.records import Citation, Evidence
+from qa.text import content_terms, is_number, tokens
+from qa.verify import Verified
+
+_LATEST = re.compile(
+    r"\b(?:latest|most recent(?:ly)?|newest|currently|current|now|still|so far|to date|"
+    r"as of (?:today|now))\b", re.IGNORECASE)
+_UNIT_SKIP = frozenset({"of", "the", "a", "an", "more", "than", "about", "some", "over", "nearly",
+                        "almost", "at", "least", "and"})
+
+
+def wants_latest(question: str) -> bool:
+    """Whether the question asks for the latest state of things."""
+    return bool(_LATEST.search(question))
+
+
+def newest_first(evidence: Sequence[Evidence]) -> list[Evidence]:
+    """The evidence reordered newest article first (undated last; ties keep their order),
+    renumbered 1..n in that order."""
+    order = sorted(range(len(evidence)),
+                   key=lambda i: (-_day_number(evidence[i].article.date), i))
+    return [replace(evidence[i], key=n) for n, i in enumerate(order, start=1)]
+
+
+def _day_number(day: str | None) -> int:
+    return int(day[:10].replace("-", "")) if day and re.fullmatch(r"\d{4}-\d\d-\d\d", day[:10]) \
+        else -1
+
+
+def latest_note(citations: Sequence[Citation]) -> str | None:
+    """Names the newest cited report and its date."""
+    dated = [c for c in citations if c.published]
+    if not dated:
+        return None
+    newest = max(dated, key=lambda c: (_day_number(c.published), -c.key))
+    outlet = f"{newest.source}, " if newest.source else ""
+    return f"Latest report: {outlet}{newest.published} [{newest.key}]."
+
+
+_FIGURE = re.compile(r"(?<![\w.,])(\d+(?:[.,]\d+)*)((?:\s+[^\W\d_]+){1,3})")
+
+
+def _figures(text: str) -> list[tuple[str, str, str]]:
+    """(number, as written, the word it counts): "3,400 residents" -> ("3400", "3,400",
+    "residents"); numbers compare as `tokens` writes them (no thousands separators)."""
+    out = []
+    for match in _FIGURE.finditer(text):
+        unit = next((w.lower() for w in match.group(2).split()
+                     if w.lower() not in _UNIT_SKIP), None)
+        if unit is not None:
+            out.append((match.group(1).replace(",", ""), match.group(1), unit))
+    return out
+
+
+def _on_topic(question_terms: set[str], text: str) -> bool:
+    return len(question_terms & set(content_terms(text))) * 2 >= len(question_terms)
+
+
+def disagreement(verified: Verified, question: str, evidence: Sequence[Evidence]
+                 ) -> tuple[str, Citation] | None:
+    """A note on what another outlet reports instead, with its citation, when its figure for
+    the same thing differs from the one the answer gives (the first such sentence in evidence
+    order)."""
+    if not verified.answerable:
+        return None
+    question_terms = set(content_terms(question))
+    asked = {t for t in tokens(question) if is_number(t)}
+    answer_words = set(tokens(verified.text))
+    cited = {(c.article_id, c.quote) for c in verified.citations}
+    claims = [(number, written, unit, c) for c in verified.citations
+              for number, written, unit in _figures(c.quote)
+              if number in answer_words and number not in asked]
+    for e in evidence:
+        if (e.article.id, e.text) in cited or not _on_topic(question_terms, e.text):
+            continue
+        for number, written, unit, citation in claims:
+            if not (citation.source and e.article.source) or \
+                    citation.source.lower() == e.article.source.lower():
+                continue
+            other = next((w for n, w, u in _figures(e.text) if u == unit and n != number), None)
+            if other is None:
+                continue
+            key = len(verified.citations) + 1
+            extra = Citation(key=key, article_id=e.article.id, url=e.article.url,
+                             title=e.article.title, source=e.article.source,
+                             published=e.article.date, quote=e.text)
+            when = f" ({e.article.date})" if e.article.date else ""
+            return (f"Reports differ: {e.article.source}{when} gives {other} {unit} [{key}]; "
+                    f"{citation.source} gives {written} [{citation.key}].", extra)
+    return None

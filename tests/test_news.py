@@ -27,13 +27,17 @@ FLOOD = [
 QUESTION = "How many residents has the Alder Bay flood displaced so far?"
 
 
+def _built(folder: Path, articles: list[dict[str, str]], embedder: FakeEmbedder) -> Path:
+    archive = folder / "archive.jsonl"
+    archive.write_text("".join(json.dumps(a) + "\n" for a in articles), encoding="utf-8")
+    with open_index(folder / "index", embedder) as index:
+        ingest([archive], index, embedder)
+    return folder / "index"
+
+
 @pytest.fixture
 def flood(tmp_path: Path, embedder: FakeEmbedder) -> Path:
-    archive = tmp_path / "flood.jsonl"
-    archive.write_text("".join(json.dumps(a) + "\n" for a in FLOOD), encoding="utf-8")
-    with open_index(tmp_path / "index", embedder) as index:
-        ingest([archive], index, embedder)
-    return tmp_path / "index"
+    return _built(tmp_path, FLOOD, embedder)
 
 
 def test_questions_about_the_latest_state_are_recognised() -> None:
@@ -59,8 +63,8 @@ def test_the_newest_report_wins_and_a_different_figure_is_noted(flood: Path,
     assert (first.source, other.source) == ("Harbor Ledger", "Northgate Wire")
     assert "1,200 residents" in other.quote
     assert answer.notes == (
-        "Reports differ: Northgate Wire (2024-05-01) gives 1,200 residents [2]; "
-        "Harbor Ledger gives 3,400 [1].",
+        "An earlier report (Northgate Wire, 2024-05-01) gave 1,200 residents [2]; the answer "
+        "rests on Harbor Ledger, 2024-05-04 [1].",
         "Latest report: Harbor Ledger, 2024-05-04 [1].",
     )
     assert answer.to_json()["notes"] == list(answer.notes)
@@ -86,3 +90,19 @@ def test_no_notes_without_a_latest_question_or_another_figure(flood: Path,
                    index=index, embedder=embedder, generator=generator)
     assert ferry.answerable and ferry.notes == ()
     assert rain.answerable and rain.notes == ()  # no other outlet gives a figure for days
+
+
+def test_two_outlets_that_disagree_on_the_same_day_are_both_cited(tmp_path: Path,
+                                                                  embedder: FakeEmbedder) -> None:
+    same_day = [FLOOD[1], {**FLOOD[0], "published": "2024-05-04", "text": (
+        "The Alder Bay flood has displaced 2,900 residents, the county said on Saturday. "
+        "Volunteers filled sandbags at the harbour.")}]
+    generator = FakeGenerator({"displaced": "3,400 residents"})
+    with open_index(_built(tmp_path, same_day, embedder), embedder, write=False) as index:
+        answer = ask("How many residents has the Alder Bay flood displaced?", index=index,
+                     embedder=embedder, generator=generator)
+    assert answer.answer == "3,400 residents [1]."
+    assert answer.notes == ("Reports differ: Northgate Wire, 2024-05-04 gives 2,900 residents "
+                            "[2]; Harbor Ledger, 2024-05-04 gives 3,400 residents [1].",)
+    assert [c.source for c in answer.citations] == ["Harbor Ledger", "Northgate Wire"]
+    assert "2,900 residents" in answer.citations[1].quote

@@ -1,4 +1,4 @@
-"""End to end with the real bundled models: all-MiniLM-L6-v2 and SmolLM2-135M-Instruct."""
+"""End to end with the real default models: all-MiniLM-L6-v2 and Gemma 3 270M."""
 
 import json
 from pathlib import Path
@@ -35,7 +35,7 @@ def test_the_seed_question_on_the_sample_archive(sample_dir: Path) -> None:
         assert citation["quote"] in texts[citation["article_id"]]
         assert "Tartus" in citation["quote"] and "Khmeimim" in citation["quote"]
         assert "Russia" in texts[citation["article_id"]]
-    assert answer["model"] == "SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert answer["model"] == "gemma-3-270m-q4_k_m.gguf"
 
 
 def test_the_terminal_output_shows_sources(sample_dir: Path) -> None:
@@ -71,11 +71,12 @@ def test_the_seed_questions_on_the_seed_article(tmp_path: Path) -> None:
 
 
 def test_option_scores_then_generation_share_the_cache_safely() -> None:
+    from qa.config import cache_dir
     from qa.generators import LlamaGenerator
     from qa.models import default_gguf
     from qa.prompts import SHORT_ANSWER_STOP, SHORT_ANSWER_TEMPLATE
 
-    path = default_gguf()
+    path = default_gguf(cache_dir())
     assert path is not None
     generator = LlamaGenerator(path)
     prompt = SHORT_ANSWER_TEMPLATE.format(
@@ -94,11 +95,12 @@ def test_option_scores_then_generation_share_the_cache_safely() -> None:
 def test_priming_evaluates_the_opening_once_and_changes_nothing() -> None:
     import llama_cpp
 
+    from qa.config import cache_dir
     from qa.generators import LlamaGenerator
     from qa.models import default_gguf
     from qa.prompts import SHORT_ANSWER_EXAMPLES, SHORT_ANSWER_STOP, SHORT_ANSWER_TEMPLATE
 
-    path = default_gguf()
+    path = default_gguf(cache_dir())
     assert path is not None
     prompt = SHORT_ANSWER_EXAMPLES + SHORT_ANSWER_TEMPLATE.format(
         context="The Riverton council voted on Tuesday to keep the ferry terminals at Dock "

@@ -110,11 +110,13 @@ def exported_model(folder: Path, cache_dir: Path, precision: str,
     try:
         report = _export(folder, work, precision)
         (work / "export.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        if model.is_file() and (target / "export.json").is_file():
+            return model  # another process finished first: theirs is as good, and in use
         shutil.rmtree(target, ignore_errors=True)  # an incomplete earlier export
         try:
             work.rename(target)
         except OSError:
-            if not model.is_file():  # another process finished first: theirs is as good
+            if not model.is_file():
                 raise
     finally:
         shutil.rmtree(work, ignore_errors=True)

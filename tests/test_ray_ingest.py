@@ -239,3 +239,25 @@ def test_a_rerun_through_ray_adds_nothing(ingested: Ingested) -> None:
     after = json.loads((ingested.ray_index / MANIFEST).read_text())
     assert after["generation"] == manifest["generation"]
     _assert_same_store(ingested.plain_index, ingested.ray_index)
+
+
+@pytest.mark.models
+def test_ray_actors_embed_int8_exactly_as_the_driver_would(tmp_path: Path) -> None:
+    """The default embedder (ONNX Runtime, int8) reaches the actors as a recipe; a text's
+    int8 vector does not depend on its company, so Ray's vectors equal the plain path's."""
+    from qa.config import cache_dir
+    from qa.models import EMBEDDER_DIM, EMBEDDER_NAME, embedder_folder
+    from qa.onnx_embedder import OnnxEmbedder
+
+    embedder = OnnxEmbedder(EMBEDDER_NAME, embedder_folder(), EMBEDDER_DIM, cache_dir())
+    spec = EmbedderSpec(EMBEDDER_NAME, EMBEDDER_DIM, "int8")
+    with Index.open(tmp_path / "plain", spec, create=True, write=True) as index:
+        plain = ingest([SAMPLE], index, embedder)
+    with ray_session(cpus=2), \
+            Index.open(tmp_path / "ray", spec, create=True, write=True) as index:
+        through_ray = ray_ingest([SAMPLE], index, embedder, workers=1)
+    assert (through_ray.added, through_ray.chunks, through_ray.misses) == \
+        (plain.added, plain.chunks, 0)
+    left, right = _store(tmp_path / "plain"), _store(tmp_path / "ray")
+    assert left["vectors"].keys() == right["vectors"].keys()
+    assert all(np.array_equal(left["vectors"][k], right["vectors"][k]) for k in left["vectors"])

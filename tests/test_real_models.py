@@ -1,6 +1,7 @@
 """End to end with the real default models: all-MiniLM-L6-v2 and Gemma 3 270M."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -64,7 +65,9 @@ def test_the_seed_questions_on_the_seed_article(tmp_path: Path) -> None:
         if not question["answers"]:
             refused_unanswerable = answer["answerable"] is False
             continue
-        found = any(g.lower() in answer["answer"].lower() for g in question["answers"])
+        # Every word of a gold answer, in any order: "Khmeimim and Tartus" is right too.
+        words = set(re.findall(r"\w+", answer["answer"].lower()))
+        found = any(set(re.findall(r"\w+", g.lower())) <= words for g in question["answers"])
         right += answer["answerable"] and found and bool(answer["citations"])
     assert refused_unanswerable
     assert right >= 6

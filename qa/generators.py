@@ -24,12 +24,6 @@ class Generator(Protocol):
     def complete(self, prompt: str, *, max_tokens: int, stop: Sequence[str]) -> Iterator[str]: ...
 
 
-class Primable(Protocol):
-    """A generator that can evaluate the fixed opening of its prompts ahead of a question."""
-
-    def prime(self, opening: str) -> None: ...
-
-
 class OptionScorer(Protocol):
     """Scores how likely each option is as the continuation of `prompt`."""
 

@@ -1,7 +1,7 @@
 """Answer shaping for news: small, explicit rules that fix what tiny models get wrong.
 
 * Attribution: "Which outlet/agency/broadcaster reported ...?" is answered from the reporting
-  phrase of the best evidence sentence ("..., CNN Turk reported on Dec. 9", "according to
+  phrase of the best evidence sentence ("..., the Harbor Ledger reported on Monday", "according to
   TASS"), the way news writing names its sources; tiny models tend to answer with the country.
 * Lists: a question about several things ("Which bases ...?") whose draft names one member of a
   coordinated list in the evidence ("in Tartus and Khmeimim") gets the whole list.
@@ -63,7 +63,7 @@ _CAPS = r"[A-Z0-9][\w'’-]*(?:\s+[A-Z0-9][\w'’-]*)*"
 
 def _listing(tail: int) -> re.Pattern[str]:
     """Coordinated names, each with the same number of lower-case words after it:
-    "Tartus and Khmeimim", "the Tartus naval base and the Khmeimim air base"."""
+    "Riverton and Alder Bay", "the Riverton ferry terminal and the Alder Bay ferry terminal"."""
     item = rf"(?:the\s+)?{_CAPS}" + r"(?:\s+[a-z]+)" * tail
     return re.compile(rf"(?<![\w-])(?:{item},\s+)*{item},?\s+(?:and|or)\s+{item}(?![\w-])")
 

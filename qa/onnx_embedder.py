@@ -187,13 +187,14 @@ def _torch_vectors(model: Any, folder: Path) -> np.ndarray:
     import torch
 
     tokenizer = _tokenizer(folder)
+    typed = "token_type_ids" in _input_names(model)
     out = []
     with torch.no_grad():
         for text in PROBES:
             encoding = tokenizer.encode(text.strip())
             ids = torch.tensor([encoding.ids])
             inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
-            if "token_type_ids" in _input_names(model):
+            if typed:
                 inputs["token_type_ids"] = torch.tensor([encoding.type_ids])
             out.append(model(**inputs).last_hidden_state[0].mean(0).numpy())
     return _unit(np.stack(out))

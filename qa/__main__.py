@@ -1,3 +1,15 @@
-from qa.cli import main
+"""The `newsqa` command (and `python -m qa`): Ctrl-C is kept from being lost (qa/interrupts.py)
+before the CLI's own imports, then the CLI runs."""
 
-main()
+from qa.interrupts import keep_lost
+
+
+def main() -> None:
+    keep_lost()
+    from qa.cli import main as cli
+
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from qa.errors import NewsqaError
+from qa.interrupts import keep_lost, stop_if_interrupted
 
 app = typer.Typer(
     name="newsqa",
@@ -80,6 +81,7 @@ def _user_errors(ctx: typer.Context) -> Iterator[None]:
     debug = isinstance(ctx.obj, Settings) and ctx.obj.debug
     try:
         yield
+        stop_if_interrupted()
     except NewsqaError as exc:
         if debug:
             raise
@@ -229,6 +231,7 @@ def ingest(
 
                 def tick(origin: str, _chunks: int) -> None:
                     progress.update(task, advance=1, description=Path(origin).name)
+                    stop_if_interrupted()
 
                 if ray is None:
                     report = run_ingest(targets, store, embedder, fields=fields,
@@ -408,6 +411,7 @@ def evaluate(
 
                 def tick(done: int, total: int) -> None:
                     progress.update(task, completed=done, total=total)
+                    stop_if_interrupted()
 
                 records = run_eval(items, out, index=store, embedder=embedder,
                                    generator=generator, settings=settings, filters=filters,
@@ -596,4 +600,5 @@ def remove(
 
 
 def main() -> None:
+    keep_lost()
     app()

@@ -1,3 +1,4 @@
+# ruff: noqa: E402 (the imports after keep_lost)
 """The real `newsqa` command line with the tests' fake models, for tests that need their own
 process: to kill a write half-way, or to run two commands at once.
 
@@ -21,6 +22,13 @@ run:
 """
 
 from __future__ import annotations
+
+# As the `newsqa` entry point does (qa/__main__.py), before the imports that take time; only
+# when run as the command, so that importing this file leaves the importer's hooks alone.
+from qa.interrupts import keep_lost
+
+if __name__ == "__main__":
+    keep_lost()
 
 import json
 import os

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from qa.store import VECTORS, Index
+from qa.text import url_words
 
 _REINGEST = "remove them (`newsqa rm --id ID`) and ingest their files again"
 
@@ -247,8 +248,9 @@ def _matches_store(index: Index, path: Path, dim: int) -> tuple[bool, int]:
 def _rebuild_fts(index: Index) -> None:
     with index.transaction():
         index.conn.execute("DELETE FROM chunks_fts")
-        index.conn.execute(
-            "INSERT INTO chunks_fts (rowid, title, body) SELECT c.rowid, a.title, "
-            "substr(a.text, c.start + 1, c.end - c.start) FROM chunks c "
-            "JOIN articles a ON a.rowid = c.article_rowid"
-        )
+        rows = index.conn.execute(
+            "SELECT c.rowid, a.title, a.url, substr(a.text, c.start + 1, c.end - c.start) "
+            "FROM chunks c JOIN articles a ON a.rowid = c.article_rowid").fetchall()
+        index.conn.executemany(
+            "INSERT INTO chunks_fts (rowid, title, body) VALUES (?,?,?)",
+            [(rowid, title or url_words(url), body) for rowid, title, url, body in rows])

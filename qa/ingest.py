@@ -43,7 +43,7 @@ class _Pending:
 
 def embedding_text(article: Article, chunk_text: str) -> str:
     """What the embedder sees for a chunk: the headline gives every chunk its story."""
-    return f"{article.title}\n{chunk_text}" if article.title else chunk_text
+    return f"{article.headline}\n{chunk_text}" if article.headline else chunk_text
 
 
 def embed_articles(articles: Sequence[Article], params: ChunkParams, embedder: Embedder

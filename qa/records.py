@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from qa.text import url_words
+
 
 @dataclass(frozen=True)
 class Article:
@@ -22,6 +24,12 @@ class Article:
     @property
     def date(self) -> str | None:
         return self.published[:10] if self.published else None
+
+    @property
+    def headline(self) -> str:
+        """What the story is found by besides its text: the title, or for an article stored
+        without one (a scrape that lost it), the words of its URL's slug."""
+        return self.title or url_words(self.url)
 
 
 @dataclass(frozen=True)

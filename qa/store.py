@@ -711,7 +711,7 @@ class Index:
                 (chunk.id, rowid, chunk.n, chunk.start, chunk.end, vector.tobytes()),
             )
             self.conn.execute("INSERT INTO chunks_fts (rowid, title, body) VALUES (?,?,?)",
-                              (cur.lastrowid, article.title, chunk.text))
+                              (cur.lastrowid, article.headline, chunk.text))
         self._insert_keys(rowid, band_keys(article.text) if keys is None else keys)
         return rowid
 

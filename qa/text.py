@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 # Words, numbers with thousands separators or decimals ("1,000", "3.5"), and
 # possessives folded away ("China's" -> "china").
@@ -167,3 +168,26 @@ def _segment_spans(segment: str, base: int, spans: list[tuple[int, int]]) -> Non
 
 def word_count(text: str) -> int:
     return len(_WS.split(text.strip())) if text.strip() else 0
+
+
+_SLUG_SPLIT = re.compile(r"[-_+\s]+")
+
+
+def url_words(url: str | None) -> str:
+    """The words of a news URL's slug, the path segment that names the story:
+    `https://example.com/2024/05/02/city/ferry-winter-plan/index.html` gives "ferry winter
+    plan". The segment with the most words wins; ids (numbers of five digits or more) and file
+    extensions are dropped; "" when no segment has two words."""
+    if not url:
+        return ""
+    best: list[str] = []
+    for segment in urlsplit(url).path.split("/"):
+        segment = unquote(segment)
+        stem, dot, extension = segment.rpartition(".")
+        if dot and extension.isalnum() and len(extension) <= 5:
+            segment = stem
+        words = [w for w in _SLUG_SPLIT.split(segment)
+                 if w and not (w.isdigit() and len(w) >= 5)]
+        if len(words) >= 2 and len(words) > len(best):
+            best = words
+    return " ".join(best)

@@ -272,3 +272,33 @@ def test_past_the_exact_limit_the_vectors_are_searched_with_an_inverted_file(
         assert [[i for i, _ in r] for r in found] == [[i for i, _ in r] for r in exact]
         assert all(index.chunks_by_rowid([i])[i][1].source == "Ledger"
                    for r in found for i, _ in r)
+
+
+def test_an_untitled_article_is_found_by_the_words_of_its_url(index_path: Path, tmp_path: Path,
+                                                               embedder: FakeEmbedder) -> None:
+    """A scrape that lost its headline and kept only page furniture is still found by its URL's
+    slug, in both rankers, and after doctor rebuilds the full-text table."""
+    from qa.doctor import check
+    from qa.retrieve import RetrieveParams, retrieve
+
+    furniture = "Share this page. Sign up for our newsletter. Read more stories like this one."
+    records = [
+        {"id": "untitled", "url": "https://news.example/2024/05/02/city/ferry-winter-plan/",
+         "title": "", "text": furniture},
+        {"id": "titled", "url": "https://news.example/2024/05/02/city/footbridge-vote/",
+         "title": "Council votes on the Mill River footbridge", "text": furniture},
+    ]
+    path = tmp_path / "scraped.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    _ingest(index_path, embedder, path)
+    question = "What is the ferry winter plan?"
+    with open_index(index_path, embedder) as index:
+        vector = embedder.embed([question])[0]
+        for params in (RetrieveParams(lexical_weight=0.0), RetrieveParams(dense_weight=0.0)):
+            hits = retrieve(index, question, vector, Filters(), params)
+            assert hits[0].article.id == "untitled"
+        index.conn.execute("DELETE FROM chunks_fts")
+        assert check(index, repair=True).repaired
+        hits = retrieve(index, question, vector, Filters(), RetrieveParams(dense_weight=0.0))
+        assert hits[0].article.id == "untitled"
+        assert hits[0].article.title == ""  # the slug finds the story; it is not its title

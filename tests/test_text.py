@@ -1,4 +1,11 @@
-from qa.text import content_terms, proper_names, sentence_spans, terms_match, tokens
+from qa.text import (
+    content_terms,
+    proper_names,
+    sentence_spans,
+    terms_match,
+    tokens,
+    url_words,
+)
 
 
 def test_tokens_fold_possessives_and_thousands() -> None:
@@ -42,3 +49,17 @@ def test_a_long_line_is_segmented_in_windows_with_exact_spans() -> None:
     pieces = [text[a:b] for a, b in spans]
     assert pieces[0] == "Intro line." and pieces[-1] == "Last line."
     assert pieces[1:-1] == ["The ferry sails at noon."] * 300  # no sentence cut at a window
+
+
+def test_url_words_are_the_slug_that_names_the_story() -> None:
+    assert url_words("https://news.example/2024/05/02/city/ferry-winter-plan/index.html") == \
+        "ferry winter plan"
+    # the longest slug wins over section names; long numeric ids and extensions are dropped
+    assert url_words("https://paper.example/story/sports/2024/05/02/"
+                     "pinecrest-robotics-title-after-12-years/10051729002/") == \
+        "pinecrest robotics title after 12 years"
+    assert url_words("https://paper.example/a/harbor_ledger_budget.php?id=7") == \
+        "harbor ledger budget"
+    for nothing in (None, "", "https://paper.example/", "https://paper.example/news/123456.html",
+                    "https://paper.example/read?story=ferry-winter-plan"):
+        assert url_words(nothing) == ""

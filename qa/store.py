@@ -385,9 +385,20 @@ class Index:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
             if create:
-                conn.executescript(_SCHEMA + _COPIES_SCHEMA + _CHANGES_SCHEMA)
-                conn.execute("INSERT INTO meta (key, value) VALUES ('index_id', ?), "
-                             "('changes_from', '0')", (uuid.uuid4().hex,))
+                # One transaction, which may run again: a creation killed after it and before
+                # the manifest was written left an empty store, made again here.
+                conn.executescript(
+                    "BEGIN IMMEDIATE;" + _SCHEMA + _COPIES_SCHEMA + _CHANGES_SCHEMA
+                    + "INSERT OR IGNORE INTO meta (key, value) VALUES "
+                    f"('index_id', '{uuid.uuid4().hex}'), ('changes_from', '0'); COMMIT;")
+                stored = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+                if stored:
+                    conn.close()
+                    raise NewsqaError(
+                        f"{database} holds {stored} articles but the index has no manifest "
+                        f"({MANIFEST}), so the embedder of its vectors is unknown",
+                        hint="put the manifest back from a backup, or re-ingest into a new "
+                             "--index")
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
         except sqlite3.DatabaseError as exc:
             raise NewsqaError(f"{database} is not a readable SQLite store ({exc})",

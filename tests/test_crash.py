@@ -365,6 +365,33 @@ def test_ctrl_c_at_20_random_moments_stops_cleanly(plans: dict[bool, Plan], dura
     print(tally.line(str(NEW + UPDATED)))
 
 
+def test_a_new_index_killed_before_its_manifest_is_written_is_made_again(
+        plans: dict[bool, Plan], tmp_path: Path) -> None:
+    """Creating an index writes its store first and its manifest second; a kill between the
+    two (found by the random kills in CI) must not leave a folder that no command can open."""
+    plan = plans[False]
+    index_dir = _index_dir(plan, tmp_path / "trial")
+    process = start("ingest", str(plan.archive), "--index-dir", str(index_dir), cwd=tmp_path,
+                    **{KILL_AT: "replace:1"})
+    process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert (index_dir / "default" / "store.sqlite").exists()
+    assert not (index_dir / "default" / MANIFEST).exists()
+    _check_rerun(plan, index_dir)
+
+
+def test_a_store_with_articles_but_no_manifest_is_refused_not_adopted(
+        plans: dict[bool, Plan], tmp_path: Path) -> None:
+    """Without its manifest a store's embedder is unknown: newsqa says so rather than adding
+    vectors of another kind to it."""
+    index_dir = _index_dir(plans[True], tmp_path / "trial")
+    (index_dir / "default" / MANIFEST).unlink()
+    result = runner.invoke(app, ["ingest", str(plans[True].archive), "--index-dir",
+                                 str(index_dir)])
+    assert result.exit_code == 1
+    assert "no manifest" in result.stderr and "store.sqlite" in result.stderr
+
+
 def test_the_next_writer_clears_a_killed_writes_temporary_file(plans: dict[bool, Plan],
                                                                tmp_path: Path) -> None:
     plan = plans[True]

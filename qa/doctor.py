@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from qa.store import VECTORS, Index
-from qa.text import url_words
+from qa.text import headline
 
 _REINGEST = "remove them (`newsqa rm --id ID`) and ingest their files again"
 
@@ -253,4 +253,4 @@ def _rebuild_fts(index: Index) -> None:
             "FROM chunks c JOIN articles a ON a.rowid = c.article_rowid").fetchall()
         index.conn.executemany(
             "INSERT INTO chunks_fts (rowid, title, body) VALUES (?,?,?)",
-            [(rowid, title or url_words(url), body) for rowid, title, url, body in rows])
+            [(rowid, headline(title, url), body) for rowid, title, url, body in rows])

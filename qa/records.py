@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from qa.text import url_words
+from qa.text import headline
 
 
 @dataclass(frozen=True)
@@ -27,9 +27,8 @@ class Article:
 
     @property
     def headline(self) -> str:
-        """What the story is found by besides its text: the title, or for an article stored
-        without one (a scrape that lost it), the words of its URL's slug."""
-        return self.title or url_words(self.url)
+        """The title, or the words of the URL's slug when there is none (`qa.text.headline`)."""
+        return headline(self.title, self.url)
 
 
 @dataclass(frozen=True)

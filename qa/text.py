@@ -191,3 +191,9 @@ def url_words(url: str | None) -> str:
         if len(words) >= 2 and len(words) > len(best):
             best = words
     return " ".join(best)
+
+
+def headline(title: str, url: str | None) -> str:
+    """What a story is found by besides its text: its title, or for an article stored without
+    one (a scrape that lost it), the words of its URL's slug."""
+    return title or url_words(url)

@@ -27,6 +27,7 @@ from qa.metrics import (
     contains_gold,
     distinct,
     exact_match,
+    is_right,
     mean,
     normalize_url,
     percentile,
@@ -200,6 +201,10 @@ def answer_one(question: Question, *, index: Index, embedder: Embedder, generato
                 "model": generator.name, "timings": {}, "error": exc.message,
                 "wall_s": round(time.perf_counter() - began, 4)}
     record: dict[str, Any] = {"id": question.id, **answer.to_json()}
+    # What the generator wrote and what it was shown, so a wrong answer can be traced.
+    record["draft"] = answer.draft
+    record["evidence"] = [{"article_id": e.article.id, "start": e.start, "end": e.end,
+                           "score": round(e.score, 6), "text": e.text} for e in answer.evidence]
     if question.choices:
         picked, rule = pick_choice(answer, question.choices, generator, embedder)
         record.update(choice=question.choices[picked], choice_index=picked, choice_rule=rule)
@@ -248,6 +253,7 @@ def score_run(questions: Sequence[Question], records: Sequence[dict[str, Any]], 
     em: list[float] = []
     f1: list[float] = []
     has: list[float] = []
+    right_when_answered: list[float] = []
     mc: list[float] = []
     cites_gold: list[float] = []
     gold_share: list[float] = []
@@ -273,6 +279,8 @@ def score_run(questions: Sequence[Question], records: Sequence[dict[str, Any]], 
             f1.append(token_f1(prediction, q.answers))
             has.append(contains_gold(prediction, q.answers))
             refused_wrong.append(float(not record.get("answerable")))
+            if record.get("answerable"):
+                right_when_answered.append(float(is_right(prediction, q.answers)))
         elif q.answers is not None:
             refused_right.append(float(not record.get("answerable")))
         if q.choices and q.answers and "choice" in record:
@@ -298,7 +306,9 @@ def score_run(questions: Sequence[Question], records: Sequence[dict[str, Any]], 
                       "recall@1": m(r1), "recall@5": m(r5) if k >= 5 else None,
                       "recall@10": m(r10) if k >= 10 else None,
                       "mrr@10": m(mrr) if k >= 10 else None},
-        "answers": {"n": len(em), "exact_match": m(em), "f1": m(f1), "contains_gold": m(has)},
+        "answers": {"n": len(em), "exact_match": m(em), "f1": m(f1), "contains_gold": m(has),
+                    "n_answered": len(right_when_answered),
+                    "precision": m(right_when_answered)},
         "multiple_choice": {"n": len(mc), "accuracy": m(mc), "rules": rules},
         "citations": {"n": len(cites_gold), "cites_gold": m(cites_gold),
                       "gold_share": m(gold_share), "quotes": len(exact_quotes),

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from qa.errors import NewsqaError
+from qa.onnx_embedder import cpu_count
 
 GGUF_MAGIC = b"GGUF"
 
@@ -68,7 +69,8 @@ class LlamaGenerator:
         self.path = path
         self.name = path.name
         self.n_ctx = n_ctx
-        self.n_threads = n_threads or max(1, os.cpu_count() or 1)
+        # The CPUs this process may use (taskset, a container's quota), not the machine's.
+        self.n_threads = n_threads or cpu_count()
         self.verbose = verbose
         self._llm: Any = None
 

@@ -54,6 +54,12 @@ def contains_gold(prediction: str, golds: Sequence[str]) -> float:
     return float(any(normalize_answer(g) and f" {normalize_answer(g)} " in pred for g in golds))
 
 
+def is_right(prediction: str, golds: Sequence[str]) -> bool:
+    """An answer counts as right when it contains a gold answer or has token F1 >= 0.5 with one:
+    the definition of answer precision (issue 15)."""
+    return bool(contains_gold(prediction, golds)) or token_f1(prediction, golds) >= 0.5
+
+
 def normalize_url(url: str) -> str:
     """Scheme, `www.`/`edition.`, query, fragment and trailing slash do not tell pages apart."""
     parts = urlsplit(url.strip())

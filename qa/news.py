@@ -28,7 +28,8 @@ _LATEST = re.compile(
     r"\b(?:latest|most recent(?:ly)?|newest|currently|current|now|still|so far|to date|"
     r"as of (?:today|now))\b", re.IGNORECASE)
 _UNIT_SKIP = frozenset({"of", "the", "a", "an", "more", "than", "about", "some", "over", "nearly",
-                        "almost", "at", "least", "and"})
+                        "almost", "at", "least", "and", "with", "in", "on", "to", "for", "from",
+                        "by", "or", "as", "were", "was", "are", "is", "had", "have", "has"})
 
 
 def wants_latest(question: str) -> bool:
@@ -49,6 +50,25 @@ def _day_number(day: str | None) -> int:
         else -1
 
 
+def superseded(verified: Verified, evidence: Sequence[Evidence]) -> bool:
+    """For a "latest" question: the answer's figure comes from a report that a newer one in the
+    evidence revises (a different figure for the same thing)."""
+    if not verified.answerable:
+        return False
+    answer_words = set(tokens(verified.text))
+    for citation in verified.citations:
+        for number, _, units in _figures(citation.quote):
+            if number not in answer_words:
+                continue
+            for e in evidence:
+                if _day_number(e.article.date) <= _day_number(citation.published):
+                    continue
+                if any(us & units and n != number and not _consistent(number, w, n)
+                       for n, w, us in _figures(e.text)):
+                    return True
+    return False
+
+
 def latest_note(citations: Sequence[Citation]) -> str | None:
     """Names the newest cited report and its date."""
     dated = [c for c in citations if c.published]
@@ -59,19 +79,69 @@ def latest_note(citations: Sequence[Citation]) -> str | None:
     return f"Latest report: {outlet}{newest.published} [{newest.key}]."
 
 
-_FIGURE = re.compile(r"(?<![\w.,])(\d+(?:[.,]\d+)*)((?:\s+[^\W\d_]+){1,3})")
+_BOUND = (r"(?:(?P<bound>more than|over|at least|upwards of|less than|fewer than|under|"
+          r"at most|up to|about|around|roughly|nearly|almost|some|approximately)\s+)?")
+_FIGURE = re.compile(
+    _BOUND + r"(?<![\w.,])(?P<number>\d+(?:[.,]\d+)*)(?P<words>(?:\s+[^\W\d_]+){1,3})",
+    re.IGNORECASE)
+_LOWER = frozenset({"more than", "over", "at least", "upwards of"})
+_UPPER = frozenset({"less than", "fewer than", "under", "at most", "up to"})
 
 
-def _figures(text: str) -> list[tuple[str, str, str]]:
-    """(number, as written, the word it counts): "3,400 residents" -> ("3400", "3,400",
-    "residents"); numbers compare as `tokens` writes them (no thousands separators)."""
+def _figures(text: str) -> list[tuple[str, str, frozenset[str]]]:
+    """(number, as written, the words it may count): "more than 3,400 displaced residents" ->
+    ("3400", "more than 3,400 displaced", {"displaced", "residents"}); numbers compare as
+    `tokens` writes them (no thousands separators), and what is written keeps its "more than"
+    or "about". Two figures are about the same thing when their words meet."""
     out = []
     for match in _FIGURE.finditer(text):
-        unit = next((w.lower() for w in match.group(2).split()
-                     if w.lower() not in _UNIT_SKIP), None)
-        if unit is not None:
-            out.append((match.group(1).replace(",", ""), match.group(1), unit))
+        words = match.group("words").split()
+        counted = [i for i, w in enumerate(words) if w.lower() not in _UNIT_SKIP]
+        if counted:
+            written = (text[match.start(): match.start("words")] + " "
+                       + " ".join(words[: counted[0] + 1]))
+            out.append((match.group("number").replace(",", ""), written,
+                        frozenset(words[i].lower() for i in counted)))
     return out
+
+
+def _bound(written: str) -> str | None:
+    head = written.lower()
+    return next((b for b in (*_LOWER, *_UPPER) if head.startswith(b + " ")), None)
+
+
+def _consistent(number: str, other_written: str, other_number: str) -> bool:
+    """"212" agrees with "more than 200", and with "about 210"."""
+    try:
+        ours, theirs = float(number), float(other_number)
+    except ValueError:
+        return False
+    bound = _bound(other_written)
+    if bound in _LOWER:
+        return ours >= theirs
+    if bound in _UPPER:
+        return ours <= theirs
+    if bound is not None:  # about, nearly, some ...
+        return abs(ours - theirs) <= 0.1 * max(ours, theirs)
+    return False
+
+
+_REVISION = re.compile(
+    r"(?P<new>[$€£]?\d+(?:[.,]\d+)*(?:\s+[^\W\d_]+){0,6}),?\s+(?:up|down)\s+from\s+"
+    r"(?P<old>(?:(?:the|a|an|its|preliminary|initial|previous|original|earlier|estimated|"
+    r"figure|count|estimate|total|number|of)\s+){0,5}[$€£]?\d+(?:[.,]\d+)*)", re.IGNORECASE)
+
+
+def revision_note(verified: Verified) -> str | None:
+    """When a cited sentence revises a figure the answer gives ("212 damaged homes, up from the
+    preliminary figure of 140"), the note states both figures as written."""
+    numbers = {t for t in tokens(verified.text) if is_number(t)}
+    for citation in verified.citations:
+        for match in _REVISION.finditer(citation.quote):
+            new = tokens(match.group("new"))
+            if new and new[0] in numbers:
+                return f"Revised figure: {match.group(0)} [{citation.key}]."
+    return None
 
 
 def _report(source: str, day: str | None) -> str:
@@ -93,17 +163,18 @@ def disagreement(verified: Verified, question: str, evidence: Sequence[Evidence]
     asked = {t for t in tokens(question) if is_number(t)}
     answer_words = set(tokens(verified.text))
     cited = {(c.article_id, c.quote) for c in verified.citations}
-    claims = [(number, written, unit, c) for c in verified.citations
-              for number, written, unit in _figures(c.quote)
+    claims = [(number, written, units, c) for c in verified.citations
+              for number, written, units in _figures(c.quote)
               if number in answer_words and number not in asked]
     for e in evidence:
         if (e.article.id, e.text) in cited or not _on_topic(question_terms, e.text):
             continue
-        for number, written, unit, citation in claims:
+        for number, written, units, citation in claims:
             if not (citation.source and e.article.source) or \
                     citation.source.lower() == e.article.source.lower():
                 continue
-            other = next((w for n, w, u in _figures(e.text) if u == unit and n != number), None)
+            other = next((w for n, w, us in _figures(e.text) if us & units and n != number
+                          and not _consistent(number, w, n)), None)
             if other is None:
                 continue
             key = len(verified.citations) + 1
@@ -113,10 +184,10 @@ def disagreement(verified: Verified, question: str, evidence: Sequence[Evidence]
             theirs = _report(e.article.source, e.article.date)
             ours = _report(citation.source, citation.published)
             if _day_number(e.article.date) < _day_number(citation.published):
-                note = (f"An earlier report ({theirs}) gave {other} {unit} [{key}]; the answer "
+                note = (f"An earlier report ({theirs}) gave {other} [{key}]; the answer "
                         f"rests on {ours} [{citation.key}].")
             else:
-                note = (f"Reports differ: {theirs} gives {other} {unit} [{key}]; {ours} gives "
-                        f"{written} {unit} [{citation.key}].")
+                note = (f"Reports differ: {theirs} gives {other} [{key}]; {ours} gives "
+                        f"{written} [{citation.key}].")
             return note, extra
     return None

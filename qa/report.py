@@ -32,6 +32,8 @@ METRICS = [
      "refused"),
     ("refusals", "false_refusal_rate", "False refusal", "share of questions with gold answers "
      "that were refused"),
+    ("answers", "precision", "Answer precision", "share of the answered questions with gold "
+     "answers whose answer is right (contains a gold answer, or token F1 >= 0.5)"),
 ]
 
 
@@ -42,6 +44,8 @@ def metric_rows(report: dict[str, Any]) -> list[tuple[str, Any, str, str]]:
         part = report[section]
         if key == "quote_exact":
             n = f"{part['quotes']} quotes"
+        elif key == "precision":
+            n = f"{part['n_answered']} answered"
         elif section == "refusals":
             n = str(part["n_unanswerable" if key == "refusal_rate" else "n_answerable"])
         else:

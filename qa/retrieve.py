@@ -48,10 +48,14 @@ def _age_days(published: str | None, until: str) -> float | None:
 
 
 def retrieve(index: Index, question: str, query_vector: np.ndarray, filters: Filters,
-             params: RetrieveParams, *, latest: bool = False) -> list[Hit]:
+             params: RetrieveParams) -> list[Hit]:
     """The best chunks of the `params.k` best articles, best first; ties broken by chunk id.
-    `latest` (a question about the latest state of things) applies the recency prior even
-    without an end date, counting ages back from the newest candidate."""
+
+    A question about the latest state of things gets no recency prior unless it has an end
+    date: anchored at the newest article in the archive, the prior favoured whatever was
+    published last over the reports that bear on the question (on the sample, a ferry story
+    outranked the storm it was asked about). Among the retrieved reports, the newest is
+    preferred later, by the order of the evidence (`qa.news.newest_first`)."""
     dense = index.search_dense(query_vector, params.candidates, filters)
     lexical = index.search_lexical(question, params.candidates, filters)
     fused = reciprocal_rank_fusion(
@@ -60,9 +64,6 @@ def retrieve(index: Index, question: str, query_vector: np.ndarray, filters: Fil
     )
     records = index.chunks_by_rowid(list(fused))
     anchor = filters.until
-    if anchor is None and latest:
-        days = [a.published[:10] for _, a in records.values() if a.published]
-        anchor = max(days) if days else None
     if params.recency_weight and anchor:
         top = 1.0 / (params.rrf_k + 1)
         for rowid, (_, article) in records.items():

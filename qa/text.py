@@ -7,9 +7,11 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-# Words, numbers with thousands separators or decimals ("1,000", "3.5"), and
+# Words, numbers with thousands separators or decimals ("1,000", "3.5"), ordinals, and
 # possessives folded away ("China's" -> "china").
-_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+(?:['’][^\W\d_]+)*", re.UNICODE)
+# An ordinal stays one token ("12th"), so it never stands for the count 12.
+_TOKEN = re.compile(r"\d+(?:st|nd|rd|th)\b|\d+(?:[.,]\d+)*|[^\W\d_]+(?:['’][^\W\d_]+)*",
+                    re.UNICODE)
 _POSSESSIVE = re.compile(r"['’]s$")
 
 # Function words that carry no evidence of support on their own.
@@ -32,6 +34,18 @@ STOPWORDS = frozenset(
         "months", "new", "one", "two", "many", "much", "may", "might", "must", "shall",
     ]
 )
+
+
+# Number words news writing spells out ("Eleven homes were judged uninhabitable").
+_SPELLED = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+            "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+            "eighteen", "nineteen", "twenty")
+NUMBER_WORDS = {word: str(n) for n, word in enumerate(_SPELLED)}
+
+
+def spelled_numbers(text: str) -> set[str]:
+    """The digits of the number words in `text`: "eleven homes" -> {"11"}."""
+    return {NUMBER_WORDS[t] for t in tokens(text) if t in NUMBER_WORDS}
 
 
 def tokens(text: str) -> list[str]:

@@ -10,7 +10,14 @@ claim adds to the question:
 * every number in the claim appears in the evidence;
 * every name in the question (a capitalised word past the first) and every number in it (a
   year, say) appears in the cited article or its date, so an answer about "China's foreign
-  ministry" or "the 2023 final" cannot rest on an article that never names China or 2023.
+  ministry" or "the 2023 final" cannot rest on an article that never names China or 2023;
+* a number in the claim keeps its unit in the evidence ("12 years" is not supported by "the
+  12th race", nor "2 hours" by "2 miles"), and is not the old value the evidence revises ("212
+  homes, up from the preliminary figure of 140" does not support "140 homes");
+* the question's qualifiers ("the women's race", "the first round") appear in the cited
+  sentence, the sentence before it or the headline (`qa.expect.qualifiers`);
+* the claim is of the kind the question asks for: a duration for "how long", a count for "how
+  many", a name for "who" (`qa.expect`).
 
 A citation the generator wrote is kept when it passes; a sentence with no passing citation is
 given the best passing evidence, if any; a sentence with none is dropped. An answer with no
@@ -24,14 +31,18 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from qa.expect import Kind, expected_kind, fits_kind, qualifiers
 from qa.prompts import REFUSAL
 from qa.records import Citation, Evidence
 from qa.text import (
+    NUMBER_WORDS,
     contains_term,
     content_terms,
     is_number,
     proper_names,
     sentence_spans,
+    spelled_numbers,
+    stem,
     tokens,
 )
 
@@ -62,7 +73,7 @@ def support(claim: str, question: str, evidence: Evidence) -> float:
     new = [t for t in dict.fromkeys(content_terms(claim)) if not contains_term(t, question_terms)]
     if not new:
         return 0.0  # the claim only restates the question
-    found = set(content_terms(evidence.text))
+    found = set(content_terms(evidence.text)) | spelled_numbers(evidence.text)
     if any(is_number(t) and t not in found for t in new):
         return 0.0
     coverage = sum(contains_term(t, found) for t in new) / len(new)
@@ -76,7 +87,97 @@ def support(claim: str, question: str, evidence: Evidence) -> float:
         return 0.0
     if not all(n in article_terms for n in content_terms(question) if is_number(n)):
         return 0.0
+    if not _units_kept(claim, evidence.text) or _revised_away(claim, question, evidence.text):
+        return 0.0
+    if not _qualified(question, evidence):
+        return 0.0
     return coverage
+
+
+_UNIT_GAP = 3  # words allowed between a number and its unit ("212 damaged homes")
+_NOT_UNITS = frozenset({"and", "or", "of", "the", "to", "in", "on", "at", "by", "for", "from",
+                        "a", "an", "with", "than", "as", "is", "was", "were", "are"})
+
+
+def _number_units(text: str) -> list[tuple[str, str | None]]:
+    """Each number of `text` with the word that follows it, if that word can be its unit."""
+    words = tokens(text)
+    out = []
+    for i, word in enumerate(words):
+        if is_number(word):
+            following = words[i + 1] if i + 1 < len(words) else None
+            unit = following if following and not is_number(following) \
+                and following not in _NOT_UNITS else None
+            out.append((word, unit))
+    return out
+
+
+def _units_kept(claim: str, evidence_text: str) -> bool:
+    """Every number-and-unit of the claim occurs in the evidence, the unit within a few words
+    after the number."""
+    words = [stem(NUMBER_WORDS.get(w, w)) for w in tokens(evidence_text)]
+    for number, unit in _number_units(claim):
+        if unit is None:
+            continue
+        places = [i for i, w in enumerate(words) if w == number]
+        if not any(stem(unit) in words[i + 1: i + 2 + _UNIT_GAP] for i in places):
+            return False
+    return True
+
+
+# "212 homes, up from the preliminary figure of 140", "rose from $1.75 to $2.00"
+_REVISED = re.compile(
+    r"\b(?:up|down|rising|falling|increased|decreased|revised|raised|lowered|compared)\s+"
+    r"(?:from|with)\s+(?:(?:the|a|an|its|their|his|her|an?\s+earlier|preliminary|initial|"
+    r"previous|original|earlier|first|estimated|figure|count|estimate|total|number|of)\s+){0,5}"
+    r"[$€£]?(?P<old>\d+(?:[.,]\d+)*)"
+    r"|\bfrom\s+[$€£]?(?P<from>\d+(?:[.,]\d+)*)\s*(?:\w+\s+)?to\s+[$€£]?\d",
+    re.IGNORECASE)
+_ASKS_OLD = re.compile(r"\b(?:previous|preliminary|initial|original|old|earlier|before|first)\b",
+                       re.IGNORECASE)
+
+
+def _revised_away(claim: str, question: str, evidence_text: str) -> bool:
+    """The claim's numbers are all values the evidence says were replaced, and the question
+    does not ask for the earlier value."""
+    if _ASKS_OLD.search(question):
+        return False
+    numbers = [w for w in tokens(claim) if is_number(w)]
+    if not numbers:
+        return False
+    old = {(m.group("old") or m.group("from")).replace(",", "")
+           for m in _REVISED.finditer(evidence_text)}
+    return all(n in old for n in numbers)
+
+
+def _revised_later(claim: str, question: str, cited: Evidence,
+                   evidence: Sequence[Evidence]) -> bool:
+    """Another evidence sentence on the question's subject, from a report no older than the
+    cited one, revises the claim's figure ("has risen from 11 to 19")."""
+    if _ASKS_OLD.search(question) or not any(is_number(w) for w in tokens(claim)):
+        return False
+    question_terms = set(content_terms(question))
+    for other in evidence:
+        if other is cited or (other.article.date or "") < (cited.article.date or ""):
+            continue
+        if len(question_terms & set(content_terms(other.text))) * 2 < len(question_terms):
+            continue
+        if _revised_away(claim, question, other.text):
+            return True
+    return False
+
+
+def _qualified(question: str, evidence: Evidence) -> bool:
+    """The question's qualifiers are in the sentence, the one before it or the headline."""
+    wanted = qualifiers(question)
+    if not wanted:
+        return True
+    article = evidence.article
+    before = article.text[max(0, evidence.start - 400): evidence.start]
+    spans = sentence_spans(before)
+    previous = before[spans[-1][0]: spans[-1][1]] if spans else ""
+    found = set(tokens(f"{article.title} {previous} {evidence.text}"))
+    return all(w in found for w in wanted)
 
 
 _NEGATIONS = frozenset({"not", "no", "never", "nor", "none", "neither", "without", "cannot"})
@@ -98,16 +199,20 @@ def _finish(claim: str, keys: Sequence[int]) -> str:
     return f"{body} " + "".join(f"[{k}]" for k in keys) + end
 
 
-def verify(draft: str, question: str, evidence: Sequence[Evidence]) -> Verified:
+def verify(draft: str, question: str, evidence: Sequence[Evidence],
+           kind: Kind | None = None) -> Verified:
+    """`kind`: the kind of answer wanted, when not the one the question's wording asks for."""
     by_key = {e.key: e for e in evidence}
+    kind = kind or expected_kind(question)
     kept: list[tuple[str, list[Evidence]]] = []
     if not _NON_ANSWER.search(draft.strip()):
         for sentence in _claims(draft):
             claim, keys = _strip_markers(sentence)
-            if not claim or _NON_ANSWER.search(claim):
+            if not claim or _NON_ANSWER.search(claim) or not fits_kind(claim, kind):
                 continue
             scored = [(support(claim, question, e), e) for e in evidence]
-            passing = [(s, e) for s, e in scored if s > 0]
+            passing = [(s, e) for s, e in scored if s > 0
+                       and not _revised_later(claim, question, e, evidence)]
             cited = [e for _, e in passing if e.key in keys and e.key in by_key]
             best = sorted(passing, key=lambda se: (-se[0], -se[1].score))[:1]
             backing = cited or [e for _, e in best]

@@ -99,3 +99,38 @@ def test_a_refused_draft_is_retried_from_the_best_sentence_alone(built: Path,
         no_retry = ask("How much will the Alder Bay footbridge cost?", index=index,
                        embedder=embedder, generator=generator, params=AskParams(retries=0))
         assert not no_retry.answerable
+
+
+FUNDING = [
+    {"url": "https://post.example/2024/11/21/loomgrid", "title": "Loomgrid raises $12 million",
+     "published": "2024-11-21", "source": "Meridian Post",
+     "text": "Loomgrid, a Pinecrest software company, has raised $12 million in a Series A "
+             "funding round. The round was led by Sablewood Ventures. It brings Loomgrid's total "
+             "funding to $15.5 million since 2021."},
+]
+
+
+def test_a_compound_question_is_answered_part_by_part(tmp_path: Path,
+                                                      embedder: FakeEmbedder) -> None:
+    from qa.answer import compound_parts
+
+    question = "How much did Loomgrid raise, and who led the round?"
+    assert compound_parts(question) == ["How much did Loomgrid raise?", "Who led the round?"]
+    assert compound_parts("Which bases does Russia intend to keep?") == [
+        "Which bases does Russia intend to keep?"]
+    archive = tmp_path / "funding.jsonl"
+    archive.write_text("".join(json.dumps(a) + "\n" for a in FUNDING), encoding="utf-8")
+    with open_index(tmp_path / "index", embedder) as index:
+        ingest([archive], index, embedder)
+    both = FakeGenerator({"raise": "$12 million", "led": "Sablewood Ventures"})
+    half = FakeGenerator({"raise": "$12 million", "Paris": "the round was led by Paris"})
+    with open_index(tmp_path / "index", embedder, write=False) as index:
+        answer = ask(question, index=index, embedder=embedder, generator=both)
+        partial = ask("How much did Loomgrid raise, and what did the mayor of Paris say?",
+                      index=index, embedder=embedder, generator=half)
+    assert answer.answerable
+    assert answer.answer.startswith("$12 million [") and "Sablewood Ventures [" in answer.answer
+    assert all(f"[{c.key}]" in answer.answer for c in answer.citations)
+    # The part the evidence does not support is named, not silently dropped.
+    assert partial.answerable and partial.answer.startswith("$12 million [")
+    assert "The archive does not answer “What did the mayor of Paris say?”" in partial.answer

@@ -106,3 +106,40 @@ def test_two_outlets_that_disagree_on_the_same_day_are_both_cited(tmp_path: Path
                             "[2]; Harbor Ledger, 2024-05-04 gives 3,400 residents [1].",)
     assert [c.source for c in answer.citations] == ["Harbor Ledger", "Northgate Wire"]
     assert "2,900 residents" in answer.citations[1].quote
+
+
+STORM = [
+    {"url": "https://ledger.example/2024/11/25/storm", "title": "Storm damages 140 homes",
+     "published": "2024-11-25", "source": "Harbor Ledger",
+     "text": "An initial survey found 140 homes with storm damage in Alder Bay, the emergency "
+             "manager said. Power was cut to thousands of customers."},
+    {"url": "https://ledger.example/2024/12/02/storm-update", "title": "Storm damage count rises",
+     "published": "2024-12-02", "source": "Harbor Ledger",
+     "text": "Inspectors have now counted 212 damaged homes in Alder Bay, up from the "
+             "preliminary figure of 140 reported last week. The seawall repairs will cost "
+             "$2.4 million."},
+    {"url": "https://dispatch.example/2024/12/04/mayor", "title": "Vance elected mayor",
+     "published": "2024-12-04", "source": "Evening Dispatch",
+     "text": "Teodora Vance won the Alder Bay runoff. The storm, which damaged more than 200 "
+             "homes in Alder Bay, drew attention to the race."},
+]
+LATEST_COUNT = "What is the latest count of homes damaged by the Alder Bay storm?"
+
+
+def test_the_latest_count_is_the_revised_figure_and_the_note_quotes_both(
+        tmp_path: Path, embedder: FakeEmbedder) -> None:
+    index_path = _built(tmp_path, STORM, embedder)
+    with open_index(index_path, embedder, write=False) as index:
+        stale = ask(LATEST_COUNT, index=index, embedder=embedder,
+                    generator=FakeGenerator(default="140 homes"))
+        fresh = ask(LATEST_COUNT, index=index, embedder=embedder,
+                    generator=FakeGenerator(default="212 homes"))
+    # The older count is no answer to a question about the latest one.
+    assert not stale.answerable or "140" not in stale.answer
+    assert fresh.answerable and fresh.answer.startswith("212 homes [")
+    assert ("Revised figure: 212 damaged homes in Alder Bay, up from the preliminary figure of "
+            "140 [1].") in fresh.notes or any(
+        "212 damaged" in n and "preliminary figure of 140" in n for n in fresh.notes)
+    # "more than 200 homes" agrees with 212: not a disagreement, and never shortened to "200".
+    assert not any("200 homes" in n and "more than" not in n for n in fresh.notes)
+    assert not any(n.startswith("Reports differ") for n in fresh.notes)

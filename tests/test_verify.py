@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 from qa.prompts import REFUSAL
 from qa.records import Article, Evidence
 from qa.verify import support, verify
@@ -81,3 +83,69 @@ def test_contradictions_of_the_evidence_are_not_supported() -> None:
     for claim in ("Not Tartus or Khmeimim.", "Russia will abandon its bases in Tartus, "
                   "Khmeimim, Latakia and Hama."):
         assert support(claim, BASES, EVIDENCE[0]) == 0.0, claim
+
+
+RACE = Article(
+    id="race", title="Two winners at the Riverton Winter Marathon", source="Dispatch",
+    published="2024-12-02",
+    text=("Orlin Maddox won the 12th Riverton Winter Marathon on Sunday, finishing in 2 hours, "
+          "21 minutes and 47 seconds. In the women's race, Sigrid Paulsen won in 2:38:10. "
+          "About 2,840 runners finished."),
+)
+STORM = Article(
+    id="storm", title="Storm damage count rises", source="Ledger", published="2024-12-02",
+    text=("Inspectors have now counted 212 damaged homes, up from the preliminary figure of 140 "
+          "reported last week. The fare rose from $1.75 to $2.00 in January."),
+)
+
+
+def _sentences(article: Article) -> list[Evidence]:
+    from qa.text import sentence_spans
+
+    return [Evidence(key=n, article=article, start=s, end=e, score=1.0)
+            for n, (s, e) in enumerate(sentence_spans(article.text), start=1)]
+
+
+def test_a_number_keeps_its_unit_and_an_ordinal_is_not_a_count() -> None:
+    evidence = _sentences(RACE)
+    question = "How long did it take Orlin Maddox to win the marathon?"
+    assert not verify("12 years", question, evidence).answerable  # "the 12th" is no duration
+    assert not verify("2 miles", question, evidence).answerable
+    right = verify("2 hours, 21 minutes and 47 seconds", question, evidence)
+    assert right.answerable and right.citations[0].quote == evidence[0].text
+
+
+def test_an_answer_of_the_wrong_kind_is_refused() -> None:
+    evidence = _sentences(RACE)
+    assert not verify("Orlin Maddox", "How many runners finished the race?", evidence).answerable
+    assert not verify("Sunday", "Who won the Riverton Winter Marathon?", evidence).answerable
+
+
+def test_the_questions_qualifier_must_hold_for_the_cited_sentence() -> None:
+    evidence = _sentences(RACE)
+    question = "Who won the women's race at the Riverton Winter Marathon?"
+    assert not verify("Orlin Maddox", question, evidence).answerable  # the men's winner
+    right = verify("Sigrid Paulsen", question, evidence)
+    assert right.answerable and "women's race" in right.citations[0].quote
+
+
+def test_a_figure_the_evidence_revises_does_not_answer() -> None:
+    evidence = _sentences(STORM)
+    question = "How many homes did the storm damage?"
+    assert not verify("140 homes", question, evidence).answerable
+    assert verify("212 homes", question, evidence).answerable
+    # Unless the earlier figure is what is asked for.
+    assert verify("140", "What was the preliminary count of damaged homes?", evidence).answerable
+    assert not verify("$1.75", "What is the fare now?", evidence).answerable
+
+
+def test_a_figure_a_later_report_revises_does_not_answer() -> None:
+    first = Article(id="first", title="Storm damage", source="Ledger", published="2024-11-25",
+                    text="Eleven homes were judged uninhabitable after the storm.")
+    update = Article(id="update", title="Storm update", source="Ledger", published="2024-12-02",
+                     text="The number of homes judged uninhabitable has risen from 11 to 19.")
+    evidence = [*_sentences(first), *(replace(e, key=2) for e in _sentences(update))]
+    question = "How many homes were judged uninhabitable after the storm?"
+    assert not verify("11", question, evidence).answerable  # "Eleven" in the first report
+    right = verify("19", question, evidence)
+    assert right.answerable and right.citations[0].article_id == "update"

@@ -1,0 +1,175 @@
+"""What kind of answer a question asks for, and whether a claim is of that kind.
+
+A claim can be supported word for word by its evidence and still not answer the question:
+"12 years" for "How long did the race take?" (the evidence said "the 12th marathon"), a
+count for "what year", the men's winner for "Who won the women's race?". These checks are
+applied by verification on top of support, so such a claim is dropped and, if nothing else is
+left, the question is refused: a refusal is better than a wrong answer shown as verified.
+
+Kinds are read from the question's wording only (no model): who, where, when, what year, how
+long, how many, how much, what percentage. Anything else ("which film", "what did ...") has no
+kind and is left to support alone.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+
+from qa.text import tokens
+
+
+class Kind(Enum):
+    PERSON = "person or organisation"
+    PLACE = "place"
+    TIME = "date or time"
+    YEAR = "year"
+    DURATION = "duration"
+    COUNT = "count"
+    AMOUNT = "amount"
+    PERCENT = "percentage"
+
+
+_KIND_PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = tuple(
+    (kind, re.compile(pattern, re.IGNORECASE)) for kind, pattern in (
+        (Kind.PERCENT, r"\bwhat (?:percentage|percent|share|proportion)\b|\bhow many percent\b"),
+        (Kind.YEAR, r"\b(?:what|which) year\b|\bin what year\b"),
+        (Kind.DURATION, r"\bhow long\b(?!\s+(?:is|was|are|were)\s+(?:the|a|an|its|his|her)\b)"),
+        (Kind.COUNT, r"\bhow many\b|\bwhat (?:is|was|are|were) the (?:\w+ ){0,2}(?:number|count|"
+                     r"tally|toll)\b"),
+        (Kind.AMOUNT, r"\bhow much\b"),
+        (Kind.TIME, r"(?:^|[.?!]\s+|,\s*)when\b|\bhow soon\b|\bwhat (?:date|day|time)\b"),
+        (Kind.PERSON, r"(?:^|[.?!]\s+|,\s*)who\b"),
+        (Kind.PLACE, r"(?:^|[.?!]\s+|,\s*)where\b"),
+    )
+)
+
+
+def expected_kind(question: str) -> Kind | None:
+    """The kind of answer the question's own wording asks for, if it names one.
+
+    Only the last sentence of a question counts (news quizzes open with context: "Police
+    arrested 31 men this week ... Where was the event?")."""
+    asked = _last_sentence(question)
+    for kind, pattern in _KIND_PATTERNS:
+        if pattern.search(asked):
+            return kind
+    return None
+
+
+def _last_sentence(question: str) -> str:
+    parts = [p for p in re.split(r"(?<=[.!?])\s+(?=[A-Z])", question.strip()) if p]
+    return parts[-1] if parts else question
+
+
+_NUMBER_WORDS = frozenset(
+    [
+        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+        "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+        "nineteen", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
+        "hundred", "hundreds", "thousand", "thousands", "million", "millions", "billion",
+        "billions", "trillion", "dozen", "dozens", "half", "quarter", "several", "few", "couple",
+    ]
+)
+_TIME_UNITS = frozenset(
+    [
+        "second", "seconds", "minute", "minutes", "hour", "hours", "day", "days", "week", "weeks",
+        "month", "months", "year", "years", "decade", "decades", "century", "centuries", "night",
+        "nights", "weekend", "weekends", "season", "seasons", "term", "terms", "sec", "secs", "min",
+        "mins", "hr", "hrs",
+    ]
+)
+_MONTHS = frozenset(
+    [
+        "january", "february", "march", "april", "may", "june", "july", "august", "september",
+        "october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
+        "sept", "oct", "nov", "dec",
+    ]
+)
+_WEEKDAYS = frozenset([
+    "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
+])
+_TIME_WORDS = frozenset(
+    [
+        "today", "yesterday", "tomorrow", "tonight", "morning", "afternoon", "evening", "night",
+        "noon", "midnight", "week", "month", "year", "spring", "summer", "autumn", "fall", "winter",
+        "weekend", "decade", "century", "ago", "next", "last", "later", "soon", "early", "late",
+        "mid", "end", "beginning", "since", "until", "before", "after",
+    ]
+)
+_CLOCK = re.compile(r"\b\d{1,2}:\d\d(?::\d\d)?\b|\b\d{1,2}\s*(?:a\.?m\.?|p\.?m\.?)")
+_PERCENT = re.compile(r"\d\s*%|\bpercent\b|\bper cent\b|\bpercentage points?\b", re.IGNORECASE)
+_MONEY = re.compile(r"[$€£¥]\s*\d|\d\s*(?:dollars?|euros?|pounds?|yen|yuan|rupees?|cents?)\b",
+                    re.IGNORECASE)
+_ORDINAL = re.compile(r"^\d+(?:st|nd|rd|th)$")
+_DETERMINERS = frozenset([
+    "the", "a", "an", "this", "that", "these", "those", "his", "her", "its", "their", "our", "my",
+    "your",
+])
+# Capitalised words that open a sentence or name no one: not evidence of a name.
+_NOT_NAMES = frozenset(
+    [
+        "the", "a", "an", "he", "she", "they", "it", "we", "i", "this", "that", "these", "those",
+        "his", "her", "its", "their", "our", "there", "here", "in", "on", "at", "by", "for", "of",
+        "to", "from", "with", "and", "or", "but", "after", "before", "when", "while",
+    ]
+)
+
+
+def _cardinals(words: list[str]) -> list[str]:
+    return [w for w in words if (w[:1].isdigit() and not _ORDINAL.match(w)) or w in _NUMBER_WORDS]
+
+
+def _has_name(claim: str) -> bool:
+    """A capitalised word that is not just a sentence-opening function word."""
+    for word in re.findall(r"[^\W\d_][\w'’.&-]*", claim):
+        bare = word.lower().strip(".")
+        if word[0].isupper() and bare not in _NOT_NAMES and bare not in _MONTHS \
+                and bare not in _WEEKDAYS:
+            return True
+    return False
+
+
+def fits_kind(claim: str, kind: Kind | None) -> bool:
+    """Whether `claim` is an answer of `kind` (None: any claim fits)."""
+    if kind is None:
+        return True
+    words = tokens(claim)
+    lowered = claim.lower()
+    if kind is Kind.PERCENT:
+        return bool(_PERCENT.search(claim)) and bool(_cardinals(words))
+    if kind is Kind.YEAR:
+        return any(re.fullmatch(r"1\d{3}|20\d\d", w) for w in words)
+    if kind is Kind.DURATION:
+        if _CLOCK.search(claim):
+            return True
+        has_unit = any(w in _TIME_UNITS for w in words) or "-year" in lowered
+        return has_unit and (bool(_cardinals(words)) or any(
+            w in ("a", "an", "several", "few", "couple") for w in words))
+    if kind is Kind.COUNT:
+        return bool(_cardinals(words))
+    if kind is Kind.AMOUNT:
+        return bool(_cardinals(words)) or bool(_MONEY.search(claim))
+    if kind is Kind.TIME:
+        return (bool(_CLOCK.search(claim)) or any(
+            w in _MONTHS or w in _WEEKDAYS or w in _TIME_WORDS for w in words)
+            or any(re.fullmatch(r"1\d{3}|20\d\d", w) for w in words))
+    # PERSON, PLACE: a name.
+    return _has_name(claim)
+
+
+# Words in a question that pick out one of several similar things ("the women's race", "the
+# first round", "the half marathon"): an answer must come from a sentence that says so too.
+# ("last" is left out: "last week" is how news questions date things.)
+QUALIFIERS = frozenset(
+    [
+        "women", "men", "female", "male", "girls", "boys", "ladies", "junior", "senior", "youth",
+        "first", "second", "third", "fourth", "fifth", "final", "half", "semifinal", "quarterfinal",
+        "preliminary", "initial", "revised",
+    ]
+)
+
+
+def qualifiers(question: str) -> list[str]:
+    """The qualifying words of the question, lower-cased, in order, without repeats."""
+    return list(dict.fromkeys(t for t in tokens(question) if t in QUALIFIERS))

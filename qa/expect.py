@@ -37,7 +37,7 @@ _KIND_PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = tuple(
         (Kind.DURATION, r"\bhow long\b(?!\s+(?:is|was|are|were)\s+(?:the|a|an|its|his|her)\b)"),
         (Kind.COUNT, r"\bhow many\b|\bwhat (?:is|was|are|were) the (?:\w+ ){0,2}(?:number|count|"
                      r"tally|toll)\b"),
-        (Kind.AMOUNT, r"\bhow much\b"),
+        (Kind.AMOUNT, r"\bhow much\b|\bwhat\b[^?]*\bcost\b"),
         (Kind.TIME, r"(?:^|[.?!]\s+|,\s*)when\b|\bhow soon\b|\bwhat (?:date|day|time)\b"),
         (Kind.PERSON, r"(?:^|[.?!]\s+|,\s*)who\b"),
         (Kind.PLACE, r"(?:^|[.?!]\s+|,\s*)where\b"),
@@ -55,6 +55,33 @@ def expected_kind(question: str) -> Kind | None:
         if pattern.search(asked):
             return kind
     return None
+
+
+# Words that end the noun phrase after "how many": a verb, a preposition, a pronoun.
+_PHRASE_END = frozenset([
+    "is", "are", "was", "were", "be", "been", "do", "does", "did", "have", "has", "had", "will",
+    "would", "can", "could", "should", "may", "might", "must", "of", "in", "on", "at", "by",
+    "for", "from", "to", "with", "that", "who", "which", "he", "she", "it", "they", "we", "you",
+    "i", "there", "so", "more", "than", "has", "got", "per",
+])
+_PLURALS = frozenset(["people", "children", "men", "women", "police", "staff", "cattle", "sheep",
+                      "fish", "aircraft", "personnel", "crew", "mice", "feet", "teeth", "geese"])
+
+
+def counted_noun(question: str) -> str | None:
+    """What a "how many" question counts ("homes" in "How many homes were damaged?", "sailings"
+    in "How many daily sailings ..."), lower-cased; None when it names nothing."""
+    match = re.search(r"\bhow many\s+((?:[\w'-]+\s*){1,4})", _last_sentence(question),
+                      re.IGNORECASE)
+    if match is None:
+        return None
+    phrase: list[str] = []
+    for word in match.group(1).lower().split():
+        if word in _PHRASE_END:
+            break
+        phrase.append(word)
+    nouns = [w for w in phrase if w in _PLURALS or (w.endswith("s") and not w.endswith("ss"))]
+    return nouns[-1] if nouns else (phrase[0] if len(phrase) == 1 else None)
 
 
 def _last_sentence(question: str) -> str:

@@ -79,6 +79,34 @@ def content_terms(text: str) -> list[str]:
     return [stem(t) for t in tokens(text) if t not in STOPWORDS]
 
 
+# Past forms news writing uses that a stemmer leaves apart from the present ("won"/"win").
+_IRREGULAR = {
+    "won": "win", "took": "take", "taken": "take", "held": "hold", "met": "meet", "left": "leave",
+    "led": "lead", "sold": "sell", "bought": "buy", "paid": "pay", "made": "make", "gave": "give",
+    "given": "give", "began": "begin", "begun": "begin", "found": "find", "struck": "strike",
+    "fell": "fall", "fallen": "fall", "rose": "rise", "risen": "rise", "grew": "grow",
+    "grown": "grow", "became": "become", "came": "come", "went": "go", "gone": "go",
+    "brought": "bring", "built": "build", "chose": "choose", "chosen": "choose", "drew": "draw",
+    "drawn": "draw", "ran": "run", "saw": "see", "seen": "see", "spoke": "speak",
+    "spoken": "speak", "stood": "stand", "sent": "send", "spent": "spend", "thought": "think",
+    "wrote": "write", "written": "write", "shot": "shoot", "caught": "catch", "fought": "fight",
+    "sank": "sink", "sunk": "sink", "broke": "break", "broken": "break", "stole": "steal",
+    "stolen": "steal", "froze": "freeze", "frozen": "freeze", "flew": "fly", "flown": "fly",
+    "threw": "throw", "thrown": "throw", "knew": "know", "known": "know", "lost": "lose",
+    "kept": "keep", "sought": "seek", "taught": "teach", "hung": "hang", "fled": "flee",
+    "bore": "bear", "born": "bear", "dealt": "deal", "drove": "drive", "driven": "drive",
+    "ate": "eat", "eaten": "eat", "forgave": "forgive", "hid": "hide", "hidden": "hide",
+    "overtook": "overtake", "rang": "ring", "rung": "ring", "sang": "sing", "sung": "sing",
+    "shook": "shake", "swore": "swear", "sworn": "swear", "woke": "wake", "wore": "wear",
+    "worn": "wear", "withdrew": "withdraw", "withdrawn": "withdraw", "undertook": "undertake",
+}
+
+
+def lemma_terms(text: str) -> list[str]:
+    """`content_terms`, with irregular past forms taken back to the verb ("won" -> "win")."""
+    return [stem(_IRREGULAR.get(t, t)) for t in tokens(text) if t not in STOPWORDS]
+
+
 def is_number(term: str) -> bool:
     return term[:1].isdigit()
 

@@ -16,6 +16,8 @@ claim adds to the question:
   homes, up from the preliminary figure of 140" does not support "140 homes");
 * the question's qualifiers ("the women's race", "the first round") appear in the cited
   sentence, the sentence before it or the headline (`qa.expect.qualifiers`);
+* a number answering "how many homes" counts homes in the evidence when the evidence gives it
+  a unit at all ("186,000 passengers" does not answer "how many sailings");
 * the claim is of the kind the question asks for: a duration for "how long", a count for "how
   many", a name for "who" (`qa.expect`).
 
@@ -31,7 +33,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from qa.expect import Kind, expected_kind, fits_kind, qualifiers
+from qa.expect import Kind, counted_noun, expected_kind, fits_kind, qualifiers
 from qa.prompts import REFUSAL
 from qa.records import Citation, Evidence
 from qa.text import (
@@ -39,6 +41,7 @@ from qa.text import (
     contains_term,
     content_terms,
     is_number,
+    lemma_terms,
     proper_names,
     sentence_spans,
     spelled_numbers,
@@ -87,16 +90,22 @@ def support(claim: str, question: str, evidence: Evidence) -> float:
         return 0.0
     if not all(n in article_terms for n in content_terms(question) if is_number(n)):
         return 0.0
-    if not _units_kept(claim, evidence.text) or _revised_away(claim, question, evidence.text):
+    if not _units_kept(claim, evidence.text) or _revised_away(claim, question, evidence.text) \
+            or not _counts_asked(claim, question, evidence.text):
         return 0.0
-    if not _qualified(question, evidence):
+    if not _qualified(question, evidence) or focus(question, evidence) < FOCUS_MIN:
+        return 0.0
+    if _bound_elsewhere(claim, question, evidence):
         return 0.0
     return coverage
 
 
+# The share of the question's focus terms (`focus_terms`) the cited sentence, or the one before
+# it, must have.
+FOCUS_MIN = 0.34
 _UNIT_GAP = 3  # words allowed between a number and its unit ("212 damaged homes")
 _NOT_UNITS = frozenset({"and", "or", "of", "the", "to", "in", "on", "at", "by", "for", "from",
-                        "a", "an", "with", "than", "as", "is", "was", "were", "are"})
+                        "a", "an", "with", "than", "as", "is", "was", "were", "are", "per"})
 
 
 def _number_units(text: str) -> list[tuple[str, str | None]]:
@@ -110,6 +119,28 @@ def _number_units(text: str) -> list[tuple[str, str | None]]:
                 and following not in _NOT_UNITS else None
             out.append((word, unit))
     return out
+
+
+def _counts_asked(claim: str, question: str, evidence_text: str) -> bool:
+    """For "how many homes ...": the claim's number, where the evidence gives it a unit,
+    counts homes there ("about 186,000 passengers" does not answer "how many sailings")."""
+    if expected_kind(question) is not Kind.COUNT:
+        return True
+    noun = counted_noun(question)
+    numbers = [NUMBER_WORDS.get(w, w) for w in tokens(claim)
+               if is_number(w) or w in NUMBER_WORDS]
+    if noun is None or not numbers:
+        return True
+    wanted = stem(noun)
+    words = [NUMBER_WORDS.get(w, w) for w in tokens(evidence_text)]
+    for i, word in enumerate(words):
+        if word not in numbers:
+            continue
+        following = words[i + 1: i + 2 + _UNIT_GAP]
+        if not following or following[0] in _NOT_UNITS or is_number(following[0]) \
+                or wanted in (stem(w) for w in following):
+            return True
+    return False
 
 
 def _units_kept(claim: str, evidence_text: str) -> bool:
@@ -167,16 +198,100 @@ def _revised_later(claim: str, question: str, cited: Evidence,
     return False
 
 
+# Question words that only say what kind of answer is wanted, or when: not what it is about.
+_ASKING = frozenset(stem(w) for w in [
+    "long", "cost", "number", "count", "total", "percent", "percentage", "share", "recently",
+    "recent", "announced", "latest", "last", "current", "currently", "name", "named", "called",
+    "kind", "type", "happen", "happened", "take", "took", "place", "time", "date", "going",
+])
+
+
+def focus_terms(question: str, evidence: Evidence) -> list[str]:
+    """What the question asks about, beyond its names and the cited article's headline: the
+    words ("uninhabitable", "compete", "cost") that tell the answer's sentence from its
+    neighbours in a story that is about the question's subject as a whole."""
+    names = set(proper_names(question))
+    headline = set(lemma_terms(evidence.article.headline))
+    return [t for t in dict.fromkeys(lemma_terms(question))
+            if t not in names and t not in _ASKING and not is_number(t)
+            and not contains_term(t, headline)]
+
+
+def _previous_sentence(evidence: Evidence) -> str:
+    before = evidence.article.text[max(0, evidence.start - 400): evidence.start]
+    spans = sentence_spans(before)
+    return before[spans[-1][0]: spans[-1][1]] if spans else ""
+
+
+def focus(question: str, evidence: Evidence) -> float:
+    """The share of the question's focus terms in the cited sentence or the one before it
+    (1.0 when the question has none)."""
+    wanted = focus_terms(question, evidence)
+    if not wanted:
+        return 1.0
+    found = set(lemma_terms(f"{_previous_sentence(evidence)} {evidence.text}"))
+    return sum(contains_term(t, found) for t in wanted) / len(wanted)
+
+
+_WORD = re.compile(r"[$€£¥]?\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th|%)?|[^\W\d_][\w'’-]*")
+_CURRENCY_WORDS = frozenset(["dollars", "euros", "pounds", "yen", "yuan", "rupees", "cents"])
+
+
+def _figures(text: str) -> list[tuple[int, str, str]]:
+    """(word position, number, type) of each figure in `text`: money, percent or count; years
+    and ordinals ("the 12th race") are dates and ranks, not figures."""
+    words = [m.group(0) for m in _WORD.finditer(text)]
+    out = []
+    for i, word in enumerate(words):
+        if not word.lstrip("$€£¥")[:1].isdigit() or re.search(r"\d(?:st|nd|rd|th)$", word):
+            continue
+        number = word.lstrip("$€£¥").rstrip("%").replace(",", "")
+        following = words[i + 1].lower() if i + 1 < len(words) else ""
+        if re.fullmatch(r"(?:1[89]|20)\d\d", number) and word[0].isdigit():
+            continue
+        if word[0] in "$€£¥" or following in _CURRENCY_WORDS:
+            kind = "money"
+        elif word.endswith("%") or following in ("percent", "per"):
+            kind = "percent"
+        else:
+            kind = "count"
+        out.append((i, number, kind))
+    return out
+
+
+def _bound_elsewhere(claim: str, question: str, evidence: Evidence) -> bool:
+    """In a sentence of several figures of a kind ("$410,000 for two officers ... and $150,000
+    toward the library expansion"), every focus word of the question the sentence has
+    (`focus_terms`) sits closer to another of those figures than to the claim's."""
+    asked = {number for _, number, _ in _figures(question)}
+    claimed = {(number, kind) for _, number, kind in _figures(claim) if number not in asked}
+    if not claimed:
+        return False
+    figures = _figures(evidence.text)
+    replaced = {(m.group("old") or m.group("from")).replace(",", "")
+                for m in _REVISED.finditer(evidence.text)}  # "has risen from 11 to 19"
+    kinds = {kind for _, kind in claimed}
+    mine = [i for i, number, kind in figures if (number, kind) in claimed]
+    others = [i for i, number, kind in figures
+              if kind in kinds and (number, kind) not in claimed and number not in replaced]
+    if not mine or not others:
+        return False
+    focus = set(focus_terms(question, evidence))
+    words = [m.group(0).lower() for m in _WORD.finditer(evidence.text)]
+    places = [i for i, w in enumerate(words)
+              if any(contains_term(t, focus) for t in lemma_terms(w))]
+    if not places:
+        return False
+    return all(min(abs(p - i) for i in others) < min(abs(p - i) for i in mine) for p in places)
+
+
 def _qualified(question: str, evidence: Evidence) -> bool:
     """The question's qualifiers are in the sentence, the one before it or the headline."""
     wanted = qualifiers(question)
     if not wanted:
         return True
-    article = evidence.article
-    before = article.text[max(0, evidence.start - 400): evidence.start]
-    spans = sentence_spans(before)
-    previous = before[spans[-1][0]: spans[-1][1]] if spans else ""
-    found = set(tokens(f"{article.title} {previous} {evidence.text}"))
+    previous = _previous_sentence(evidence)
+    found = set(tokens(f"{evidence.article.title} {previous} {evidence.text}"))
     return all(w in found for w in wanted)
 
 

@@ -62,7 +62,9 @@ def test_eval_writes_every_file_with_pinned_metrics(setup: FakeGenerator, tmp_pa
     assert report["retrieval"]["n"] == 3 and report["retrieval"]["gold_in_index"] == 3
     assert report["answers"] == {"n": 3, "exact_match": pytest.approx(2 / 3, abs=1e-4),
                                  "f1": pytest.approx(2 / 3, abs=1e-4),
-                                 "contains_gold": pytest.approx(2 / 3, abs=1e-4)}
+                                 "contains_gold": pytest.approx(2 / 3, abs=1e-4),
+                                 "n_answered": 3,  # every question was answered,
+                                 "precision": pytest.approx(2 / 3, abs=1e-4)}  # two rightly
     assert report["multiple_choice"]["n"] == 2
     assert report["multiple_choice"]["accuracy"] == 1.0
     assert report["citations"]["quote_exact"] == 1.0

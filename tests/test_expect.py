@@ -2,7 +2,7 @@
 
 import pytest
 
-from qa.expect import Kind, expected_kind, fits_kind, qualifiers
+from qa.expect import Kind, counted_noun, expected_kind, fits_kind, qualifiers
 
 
 @pytest.mark.parametrize(("question", "kind"), [
@@ -47,3 +47,11 @@ def test_qualifiers_are_the_words_that_pick_one_of_several() -> None:
     assert qualifiers("Who won the women's race in the Riverton marathon?") == ["women"]
     assert qualifiers("Who scored first in the half marathon?") == ["first", "half"]
     assert qualifiers("What did the council decide last week?") == []
+
+
+def test_what_a_how_many_question_counts() -> None:
+    assert counted_noun("How many daily sailings does the winter ferry add?") == "sailings"
+    assert counted_noun("How many homes were left uninhabitable?") == "homes"
+    assert counted_noun("How many people died in the fire?") == "people"
+    assert counted_noun("How many did they sell?") is None
+    assert counted_noun("Who won the race?") is None

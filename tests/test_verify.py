@@ -149,3 +149,40 @@ def test_a_figure_a_later_report_revises_does_not_answer() -> None:
     assert not verify("11", question, evidence).answerable  # "Eleven" in the first report
     right = verify("19", question, evidence)
     assert right.answerable and right.citations[0].article_id == "update"
+
+
+FERRY = Article(
+    id="ferry", title="Ferry adds winter trips", source="Outlet", published="2024-12-18",
+    text=("The ferry company will add three sailings a day from January. The crossing carried "
+          "about 186,000 passengers last winter. Six crew members were hired."),
+)
+
+
+def test_a_count_must_count_what_the_question_asks_about() -> None:
+    question = "How many daily sailings does the ferry add?"
+    trips = _evidence(FERRY, "The ferry company will add three sailings a day from January.", 1)
+    riders = _evidence(FERRY, "The crossing carried about 186,000 passengers last winter.", 2)
+    assert support("three", question, trips) == 1.0
+    assert support("3 sailings", question, trips) == 1.0
+    assert support("186,000", question, riders) == 0.0  # a count of passengers
+    assert not verify("186,000 [2].", question, [trips, riders]).answerable
+    # A number the evidence gives no unit still answers ("the toll rose to 51.").
+    crew = _evidence(FERRY, "Six crew members were hired.", 3)
+    assert support("6", "How many crew members were hired?", crew) == 1.0
+    assert support("6", "How many captains were hired?", crew) == 0.0
+
+
+BUDGET = Article(
+    id="budget", title="Council passes budget", source="Outlet", published="2024-12-17",
+    text=("The budget includes $410,000 to add two officers to the police department, $275,000 "
+          "for sidewalk repairs and $150,000 toward the library expansion."),
+)
+
+
+def test_a_figure_answers_only_for_what_it_is_next_to() -> None:
+    question = "How much money does the budget give the library expansion?"
+    sentence = _sentences(BUDGET)[0]
+    assert support("$410,000", question, sentence) == 0.0  # the police officers' money
+    assert support("$150,000", question, sentence) > 0.0
+    assert support("$410,000", "How much will the police department get for officers?",
+                   sentence) > 0.0

@@ -356,7 +356,9 @@ def evaluate(
     questions: Annotated[Path, typer.Argument(help="Question file: .txt (one a line) or .jsonl.")],
     out: Annotated[Path | None, typer.Option(help="Output folder (default runs/<file name>).")
                    ] = None,
-    limit: Annotated[int | None, typer.Option(help="Only the first N questions.")] = None,
+    limit: Annotated[int | None, typer.Option(
+        help="Only the first N questions (answers saved in --out for others are kept).")
+    ] = None,
     k: Annotated[int, typer.Option("--k", help="How many articles to retrieve.")] = 10,
     since: Annotated[str | None, typer.Option(help="Only articles published on or after.")
                      ] = None,
@@ -381,7 +383,14 @@ def evaluate(
     )
 
     from qa.answer import MAX_K, AskParams
-    from qa.evaluate import has_gold, load_questions, run_eval, score_run, write_trec
+    from qa.evaluate import (
+        has_gold,
+        load_questions,
+        run_eval,
+        run_folder,
+        score_run,
+        write_trec,
+    )
     from qa.records import Filters
     from qa.render import render_report
     from qa.report import write_report
@@ -400,7 +409,7 @@ def evaluate(
         settings: dict[str, Any] = {
             "questions": str(questions), "index": str(index_dir / index), "k": k,
             "model": model_name, "filters": [filters.since, filters.until, filters.source]}
-        with Index.open(index_dir / index, _spec(embedder)) as store:
+        with run_folder(out), Index.open(index_dir / index, _spec(embedder)) as store:
             _fit(embedder, store)
             _attach_store(store, store_uri)
             settings["vector_store"] = store.vector_store.uri if store.vector_store else "faiss"

@@ -11,7 +11,6 @@ Nothing here uses pickle: SQLite rows, JSON and FAISS's own binary format only.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -29,6 +28,7 @@ import numpy as np
 
 from qa.chunking import ChunkParams
 from qa.errors import NewsqaError
+from qa.locks import lock_folder
 from qa.records import Article, Carrier, Chunk, Filters
 from qa.text import STOPWORDS, tokens
 
@@ -36,7 +36,6 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 DATABASE = "store.sqlite"
 VECTORS = "vectors.faiss"
-LOCK = ".lock"
 TMP_MARK = ".tmp-"  # in the names of files being written (see _write_atomic)
 
 _SCHEMA = """
@@ -421,16 +420,8 @@ class Index:
 
     @staticmethod
     def _take_lock(path: Path) -> Any:
-        handle = open(path / LOCK, "a+")  # noqa: SIM115 (held until close)
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise NewsqaError(
-                f"another newsqa process is writing {path}",
-                hint="wait for that ingest to finish, then run this again",
-            ) from None
-        return handle
+        return lock_folder(path, f"another newsqa process is writing {path}",
+                           hint="wait for that ingest to finish, then run this again")
 
     @staticmethod
     def _read_manifest(path: Path) -> dict[str, Any]:

@@ -13,6 +13,8 @@ from qa.readers.common import (
     content_hash,
     content_id,
     parse_date,
+    path_text,
+    readable,
 )
 from qa.readers.dispatch import SUPPORTED, expand_paths, read_path, reader_for, sniff
 from qa.readers.feeds import html_to_text, read_feed
@@ -35,6 +37,7 @@ __all__ = [
     "html_to_text",
     "parse_date",
     "parse_field_mapping",
+    "path_text",
     "parse_text_article",
     "read_feed",
     "read_html",
@@ -42,6 +45,7 @@ __all__ = [
     "read_path",
     "read_text",
     "read_warc",
+    "readable",
     "reader_for",
     "sniff",
 ]

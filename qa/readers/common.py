@@ -24,6 +24,26 @@ DATE_KEYS = ("published", "date")
 KNOWN_KEYS = {"id", "url", "title", "source", "authors", *TEXT_KEYS, *DATE_KEYS}
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _escaped_surrogate(match: re.Match[str]) -> str:
+    code = ord(match.group(0))
+    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
+
+
+def readable(text: str) -> str:
+    """`text` as it can be stored (SQLite takes UTF-8 only) and printed: a byte of a file name
+    that is not UTF-8, which Python keeps as a lone surrogate, becomes `\\xff`; any other
+    lone surrogate `\\ud800`."""
+    return _SURROGATE.sub(_escaped_surrogate, text)
+
+
+def path_text(path: Path | str) -> str:
+    """A path as text to store and show (see `readable`); open the file by its `Path`."""
+    return readable(str(path))
+
+
 @dataclass(frozen=True)
 class Rejected:
     """A record or file that could not be read, and why.
@@ -33,6 +53,10 @@ class Rejected:
     path: str
     line: int | None
     reason: str
+
+    def __post_init__(self) -> None:  # a file name need not be UTF-8; what is shown must be
+        object.__setattr__(self, "path", readable(self.path))
+        object.__setattr__(self, "reason", readable(self.reason))
 
     def where(self) -> str:
         return f"{self.path}:{self.line}" if self.line else self.path
@@ -44,6 +68,10 @@ class Skipped:
 
     path: str
     reason: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", readable(self.path))
+        object.__setattr__(self, "reason", readable(self.reason))
 
 
 def content_id(url: str | None, text: str) -> str:

@@ -17,6 +17,7 @@ from qa.readers.common import (
     content_id,
     parse_date,
     read_whole,
+    readable,
 )
 from qa.records import Article
 
@@ -76,7 +77,7 @@ def _front_matter(raw: str) -> tuple[dict[str, Any], int]:
 
 def _outlet_from_name(path: Path) -> tuple[str | None, str | None]:
     """`kyiv-independent-2024-12-09.txt` -> ("Kyiv Independent", "2024-12-09")."""
-    stem = path.name
+    stem = readable(path.name)
     for suffix in TEXT_SUFFIXES:
         if stem.lower().endswith(suffix):
             stem = stem[: -len(suffix)]

@@ -1,0 +1,55 @@
+"""Hostile inputs (issue 20): file names that are not UTF-8, absurd JSON numbers, index names
+that are paths, links and special files in an ingested folder, terminal escapes in what is
+printed. Each runs the real `newsqa` (with the fake models, tests/fake_cli.py) in a process of
+its own, where output is encoded as a terminal's would be, and checks that the command says
+what went wrong, naming the file, without a traceback, and that nothing stored is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from tests.fake_cli import command, environment
+
+STORY = {"url": "https://harbor.example/1", "title": "Footbridge approved",
+         "text": "The Alder Bay council voted to build a footbridge. It will cost $4.2 million."}
+RACE = {"url": "https://dispatch.example/2", "title": "Marathon",
+        "text": "Orlin Maddox won the Riverton Marathon on Sunday. Thousands ran."}
+
+
+def newsqa(cwd: Path, *args: str | bytes) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(command(*map(os.fsdecode, args)), cwd=cwd, env=environment(),
+                            capture_output=True, text=True, errors="backslashreplace",
+                            timeout=300)
+    assert "Traceback" not in result.stdout + result.stderr, result.stderr
+    return result
+
+
+def jsonl(path: Path | bytes, *records: dict[str, object]) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("".join(json.dumps(r) + "\n" for r in records))
+
+
+def stored(cwd: Path, index: str = "default") -> int:
+    info = newsqa(cwd, "index", "info", "--json", "--index", index)
+    assert info.returncode == 0, info.stderr
+    return int(json.loads(info.stdout)["articles"])
+
+
+def test_a_file_name_that_is_not_utf8_is_ingested_and_shown_escaped(tmp_path: Path) -> None:
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    jsonl(os.fsencode(folder) + b"/story\xff.jsonl", STORY)
+    jsonl(folder / "race.jsonl", RACE)
+    (Path(os.fsdecode(os.fsencode(folder) + b"/empty\xfe.txt"))).write_text("x\n")
+    first = newsqa(tmp_path, "ingest", "archive")
+    assert first.returncode == 2, first.stderr  # the empty text file is rejected
+    assert "rejected archive/empty\\xfe.txt" in " ".join(first.stdout.split()), first.stdout
+    assert stored(tmp_path) == 2
+    # The file ledger holds the name: the next run knows the file and does not read it again.
+    again = newsqa(tmp_path, "ingest", str(folder / "race.jsonl"),
+                   os.fsencode(folder) + b"/story\xff.jsonl")
+    assert again.returncode == 0 and "files unchanged  2" in again.stdout, again.stdout

@@ -40,7 +40,7 @@ from qa.metrics import (
     strip_citations,
     token_f1,
 )
-from qa.readers import parse_date
+from qa.readers import NUMBER_TOO_LONG, parse_date
 from qa.records import Filters
 from qa.store import Index
 
@@ -87,6 +87,11 @@ def load_questions(path: Path) -> list[Question]:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise NewsqaError(f"{where}: not valid JSON ({exc.msg})", hint="fix that line") from exc
+        except RecursionError as exc:
+            raise NewsqaError(f"{where}: JSON nested too deeply to be a question",
+                              hint="fix that line") from exc
+        except ValueError as exc:  # the one other error of json.loads on a str
+            raise NewsqaError(f"{where}: {NUMBER_TOO_LONG}", hint="fix that line") from exc
         if not isinstance(record, dict) or not isinstance(record.get("question"), str):
             raise NewsqaError(f"{where}: no `question`", hint='each line needs {"question": ...}')
         as_of = None
@@ -181,7 +186,13 @@ def run_eval(questions: Sequence[Question], out: Path, *, index: Index, embedder
     if restart:
         answers_file.unlink(missing_ok=True)
     elif run_file.exists():
-        previous = json.loads(run_file.read_text(encoding="utf-8"))
+        try:
+            previous = json.loads(run_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError):
+            previous = None
+        if not isinstance(previous, dict):
+            raise NewsqaError(f"{run_file} is not the settings of a run",
+                              hint="pick another --out, or add --restart to answer afresh")
         if previous.get("settings") != settings:
             raise NewsqaError(
                 f"{out} holds a run with other settings ({previous.get('settings')})",

@@ -190,3 +190,11 @@ def test_a_second_eval_into_the_same_folder_is_refused(setup: FakeGenerator,
     assert result.exit_code == 0, result.output
     assert sorted(a["id"] for a in _answers(tmp_path / "run")) == sorted(
         q["id"] for q in QUESTIONS)  # each question answered once
+
+
+def test_a_damaged_run_file_is_a_clear_error(setup: FakeGenerator, tmp_path: Path) -> None:
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "run.json").write_text('{"settings": ' + "9" * 5000 + "}")
+    result = runner.invoke(app, ["eval", "q.jsonl", "--out", "run"])
+    assert result.exit_code == 1 and "is not the settings of a run" in result.stderr
+    assert runner.invoke(app, ["eval", "q.jsonl", "--out", "run", "--restart"]).exit_code == 0

@@ -53,3 +53,25 @@ def test_a_file_name_that_is_not_utf8_is_ingested_and_shown_escaped(tmp_path: Pa
     again = newsqa(tmp_path, "ingest", str(folder / "race.jsonl"),
                    os.fsencode(folder) + b"/story\xff.jsonl")
     assert again.returncode == 0 and "files unchanged  2" in again.stdout, again.stdout
+
+
+def test_a_number_too_long_to_convert_rejects_its_line_only(tmp_path: Path) -> None:
+    big = "1" + "0" * 5000  # Python converts at most 4,300 digits
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    (folder / "a.jsonl").write_text(
+        json.dumps(STORY) + "\n" + '{"text": "A big number.", "views": ' + big + "}\n"
+        + json.dumps(RACE) + "\n", encoding="utf-8")
+    (folder / "export").write_text('{"text": "Sniffed.", "n": -' + big + "}\n")  # no suffix
+    result = newsqa(tmp_path, "ingest", "archive")
+    shown = " ".join(result.stdout.split())
+    assert result.returncode == 2, result.stderr
+    assert "rejected archive/a.jsonl:2: a number of more than 4,300 digits" in shown, shown
+    assert "rejected archive/export:1: a number of more than 4,300 digits" in shown, shown
+    assert stored(tmp_path) == 2
+    (tmp_path / "q.jsonl").write_text('{"question": "Who won?"}\n{"question": "What?", "id": '
+                                      + big + "}\n", encoding="utf-8")
+    asked = newsqa(tmp_path, "eval", "q.jsonl")
+    message = " ".join(asked.stderr.split())
+    assert asked.returncode == 1 and "q.jsonl:2: a number of more than 4,300 digits" in message
+    assert "hint: fix that line" in message

@@ -7,6 +7,7 @@ file, the line or record, and what to do.
 """
 
 from qa.readers.common import (
+    NUMBER_TOO_LONG,
     Rejected,
     Skipped,
     article_from_record,
@@ -24,6 +25,7 @@ from qa.readers.text import TEXT_SUFFIXES, parse_text_article, read_text
 from qa.readers.warc import read_warc
 
 __all__ = [
+    "NUMBER_TOO_LONG",
     "JSONL_SUFFIXES",
     "SUPPORTED",
     "TEXT_SUFFIXES",

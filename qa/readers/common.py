@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import json
 import re
+import sys
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -18,6 +19,11 @@ from qa.records import Article
 
 GZIP_MAGIC = b"\x1f\x8b"
 MB = 1024 * 1024
+
+# Python refuses to convert an integer of more digits (a guard against slow conversions); JSON
+# allows any, so a line that holds one is rejected with this.
+NUMBER_TOO_LONG = (f"a number of more than {sys.get_int_max_str_digits():,} digits, which no "
+                   "article or question field holds")
 
 TEXT_KEYS = ("text", "body", "content")
 DATE_KEYS = ("published", "date")

@@ -59,8 +59,8 @@ def _looks_like_jsonl(head: bytes) -> bool:
         return isinstance(json.loads(first), dict)
     except (UnicodeDecodeError, json.JSONDecodeError):
         return False
-    except RecursionError:  # an object nested past json's depth: the reader rejects its line
-        return True
+    except (RecursionError, ValueError):  # nested past json's depth, or a number too long
+        return True  # to convert: the reader rejects that line
 
 
 def sniff(head: bytes) -> str | None:

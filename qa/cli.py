@@ -198,7 +198,7 @@ def ingest(
     from qa.ingest import ingest as run_ingest
     from qa.readers import parse_field_mapping
     from qa.render import render_ingest
-    from qa.store import Index
+    from qa.store import Index, index_folder
 
     with _user_errors(ctx):
         try:
@@ -216,8 +216,8 @@ def ingest(
             raise NewsqaError(f"--precision {precision!r} is not int8 or fp32",
                               hint="use --precision int8 (the default) or --precision fp32")
         embedder = _default_embedder()
-        with Index.open(index_dir / index, _spec(embedder, precision or "int8"), create=True,
-                        write=True) as store:
+        with Index.open(index_folder(index_dir, index), _spec(embedder, precision or "int8"),
+                        create=True, write=True) as store:
             if precision is not None and precision != store.precision:
                 raise NewsqaError(f"the index at {store.path} holds {store.precision} vectors",
                                   hint="drop --precision, or ingest into a new --index")
@@ -275,7 +275,7 @@ def ask(
     from qa.records import Filters
     from qa.render import ask_streaming, render_answer
     from qa.retrieve import RetrieveParams
-    from qa.store import Index
+    from qa.store import Index, index_folder
 
     with _user_errors(ctx):
         filters = Filters(since=_date(since, "--since"), until=_date(until, "--until"),
@@ -283,7 +283,7 @@ def ask(
         params = AskParams(retrieve=replace(RetrieveParams(), k=k))
         generator, _ = _answerer(model, llm, models_dir)
         embedder = _default_embedder()
-        with Index.open(index_dir / index, _spec(embedder)) as store:
+        with Index.open(index_folder(index_dir, index), _spec(embedder)) as store:
             _fit(embedder, store)
             _attach_store(store, store_uri)
             if as_json:
@@ -309,12 +309,12 @@ def repl(
     """Ask, follow up, narrow by date and outlet, open the sources (/help inside)."""
     from qa.repl import Session, history_path
     from qa.repl import run as run_repl
-    from qa.store import Index
+    from qa.store import Index, index_folder
 
     with _user_errors(ctx):
         generator, _ = _answerer(model, llm, models_dir)
         embedder = _default_embedder()
-        with Index.open(index_dir / index, _spec(embedder)) as store:
+        with Index.open(index_folder(index_dir, index), _spec(embedder)) as store:
             _fit(embedder, store)
             _attach_store(store, store_uri)
             session = Session(index=store, embedder=embedder, generator=generator,
@@ -395,11 +395,12 @@ def evaluate(
     from qa.render import render_report
     from qa.report import write_report
     from qa.retrieve import RetrieveParams
-    from qa.store import Index
+    from qa.store import Index, index_folder
 
     with _user_errors(ctx):
         if not 1 <= k <= MAX_K:
             raise NewsqaError(f"--k must be between 1 and {MAX_K}", hint="try --k 10")
+        folder = index_folder(index_dir, index)
         items = load_questions(questions)[:limit]
         out = out or Path("runs") / questions.name.split(".")[0]
         filters = Filters(since=_date(since, "--since"), until=_date(until, "--until"),
@@ -407,9 +408,9 @@ def evaluate(
         generator, model_name = _answerer(model, llm, models_dir)
         embedder = _default_embedder()
         settings: dict[str, Any] = {
-            "questions": str(questions), "index": str(index_dir / index), "k": k,
+            "questions": str(questions), "index": str(folder), "k": k,
             "model": model_name, "filters": [filters.since, filters.until, filters.source]}
-        with run_folder(out), Index.open(index_dir / index, _spec(embedder)) as store:
+        with run_folder(out), Index.open(folder, _spec(embedder)) as store:
             _fit(embedder, store)
             _attach_store(store, store_uri)
             settings["vector_store"] = store.vector_store.uri if store.vector_store else "faiss"
@@ -473,9 +474,9 @@ def index_info(
     store_uri: StoreOpt = None,
 ) -> None:
     """Articles, chunks, outlets, dates, embedder and vector store of an index."""
-    from qa.store import Index
+    from qa.store import Index, index_folder
 
-    with _user_errors(ctx), Index.open(index_dir / index, None) as store:
+    with _user_errors(ctx), Index.open(index_folder(index_dir, index), None) as store:
         _attach_store(store, store_uri)
         info = store.info()
         if as_json:
@@ -515,9 +516,10 @@ def index_doctor(
 ) -> None:
     """Check that an index's manifest, store, full-text table and vectors agree."""
     from qa.doctor import check
-    from qa.store import Index
+    from qa.store import Index, index_folder
 
-    with _user_errors(ctx), Index.open(index_dir / index, None, write=repair) as store:
+    with (_user_errors(ctx),
+          Index.open(index_folder(index_dir, index), None, write=repair) as store):
         _attach_store(store, store_uri)
         result = check(store, repair=repair)
         console.print(f"[bold]{store.path}[/]: " + ", ".join(
@@ -551,9 +553,10 @@ def index_sync(
     the index then uses that store until told otherwise."""
     import time
 
-    from qa.store import Index
+    from qa.store import Index, index_folder
 
-    with _user_errors(ctx), Index.open(index_dir / index, None, write=True) as store:
+    with (_user_errors(ctx),
+          Index.open(index_folder(index_dir, index), None, write=True) as store):
         _attach_store(store, store_uri)
         started = time.perf_counter()
         store.commit_vectors(full=full)
@@ -576,12 +579,12 @@ def remove(
     index_dir: IndexDir = Path("indexes"),
 ) -> None:
     """Remove articles from an index by id, URL or outlet."""
-    from qa.store import Index
+    from qa.store import Index, index_folder
 
     with _user_errors(ctx):
         if not (ids or urls or sources):
             raise NewsqaError("nothing to remove", hint="give --id, --url or --source")
-        with Index.open(index_dir / index, None, write=True) as store:
+        with Index.open(index_folder(index_dir, index), None, write=True) as store:
             _attach_store(store, store_uri)
             found = store.find(ids=ids or (), urls=urls or (), sources=sources or ())
             if not found:

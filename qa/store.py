@@ -37,6 +37,7 @@ MANIFEST = "manifest.json"
 DATABASE = "store.sqlite"
 VECTORS = "vectors.faiss"
 TMP_MARK = ".tmp-"  # in the names of files being written (see _write_atomic)
+_WRITTEN_WHOLE = (VECTORS, MANIFEST)  # the files _write_atomic writes
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -197,9 +198,34 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def index_folder(index_dir: Path, name: str) -> Path:
+    """The folder of the index called `name` in `index_dir`. A name is one folder name, never
+    a path: `..`, `/abs`, `a/b`, `.` or "" would put the store outside `index_dir` (or in it)."""
+    if not name.strip() or name in (".", "..") or any(c in name for c in "/\\") or \
+            any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise NewsqaError(f"--index {name!r} is not an index name: a name is one folder name "
+                          "inside the index dir, without / or \\ and not . or ..",
+                          hint="write --index news (and --index-dir PATH to choose the folder "
+                               "that holds the indexes)")
+    return index_dir / name
+
+
+def leftover_temporaries(folder: Path) -> list[Path]:
+    """The temporary files of writes killed before they renamed them into place
+    (`.vectors.faiss.tmp-PID`, `.manifest.json.tmp-PID`), and no other file: a user's own
+    `.draft.tmp-2024` is not newsqa's to delete."""
+    found = []
+    for name in _WRITTEN_WHOLE:
+        prefix = f".{name}{TMP_MARK}"
+        found += [p for p in folder.glob(f"{prefix}*")
+                  if p.name[len(prefix):].isdigit() and p.is_file() and not p.is_symlink()]
+    return sorted(found)
+
+
 def _write_atomic(path: Path, data: bytes | Callable[[Path], None]) -> None:
     """Write `data` (or let `data(tmp)` write the file) beside `path`, sync it and rename it
     into place, so a reader sees the old file or the new one, never half of one."""
+    assert path.name in _WRITTEN_WHOLE, "leftover_temporaries finds only these"
     tmp = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
     try:
         if callable(data):
@@ -340,7 +366,7 @@ class Index:
             path.mkdir(parents=True, exist_ok=True)
         lock = cls._take_lock(path) if write else None
         if lock is not None:  # a writer killed half-way through a file leaves its temporary
-            for leftover in path.glob(f".*{TMP_MARK}*"):
+            for leftover in leftover_temporaries(path):
                 leftover.unlink(missing_ok=True)
         try:
             manifest = cls._read_manifest(manifest_path) if manifest_path.exists() else None

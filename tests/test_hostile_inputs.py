@@ -12,6 +12,12 @@ import os
 import subprocess
 from pathlib import Path
 
+import pytest
+from typer.testing import CliRunner
+
+import qa.cli
+from qa.cli import app
+from tests.conftest import FakeEmbedder, FakeGenerator
 from tests.fake_cli import command, environment
 
 STORY = {"url": "https://harbor.example/1", "title": "Footbridge approved",
@@ -75,3 +81,41 @@ def test_a_number_too_long_to_convert_rejects_its_line_only(tmp_path: Path) -> N
     message = " ".join(asked.stderr.split())
     assert asked.returncode == 1 and "q.jsonl:2: a number of more than 4,300 digits" in message
     assert "hint: fix that line" in message
+
+
+def test_an_index_name_that_is_a_path_is_refused(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(qa.cli, "_default_embedder", FakeEmbedder)
+    monkeypatch.setattr(qa.cli, "_generator", lambda path: FakeGenerator())
+    cwd = tmp_path / "a" / "b"
+    cwd.mkdir(parents=True)
+    monkeypatch.chdir(cwd)
+    jsonl(cwd / "news.jsonl", STORY)
+    commands = (["ingest", "news.jsonl"], ["index", "doctor", "--repair"], ["rm", "--id", "x"],
+                ["ask", "What will the footbridge cost?"], ["eval", "news.jsonl"],
+                ["index", "info"], ["index", "sync"], ["repl"])
+    for name in ("../..", str(tmp_path / "elsewhere"), "", ".", "x/y", "..", "new\nline"):
+        for args in commands:
+            result = CliRunner().invoke(app, [*args, "--index", name])
+            message = " ".join(result.stderr.split())
+            assert result.exit_code == 1, (args, name, result.output)
+            assert "is not an index name" in message and "--index-dir" in message, message
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "b", "news.jsonl"]
+
+
+def test_a_writer_deletes_only_its_own_temporary_files(tmp_path: Path) -> None:
+    jsonl(tmp_path / "news.jsonl", STORY)
+    assert newsqa(tmp_path, "ingest", "news.jsonl").returncode == 0
+    folder = tmp_path / "indexes" / "default"
+    mine = [folder / ".draft.tmp-2024", folder / ".notes.tmp-1", folder / ".vectors.faiss.tmp-x"]
+    left = [folder / ".vectors.faiss.tmp-4242", folder / ".manifest.json.tmp-77"]  # killed writes
+    for path in mine + left:
+        path.write_text("kept")
+    doctor = newsqa(tmp_path, "index", "doctor")
+    assert doctor.returncode == 1 and ".vectors.faiss.tmp-4242" in doctor.stdout
+    assert ".draft.tmp-2024" not in doctor.stdout
+    jsonl(tmp_path / "more.jsonl", RACE)
+    assert newsqa(tmp_path, "ingest", "more.jsonl").returncode == 0
+    assert all(p.read_text() == "kept" for p in mine) and not any(p.exists() for p in left)
+    assert newsqa(tmp_path, "index", "doctor", "--repair").returncode == 0
+    assert all(p.read_text() == "kept" for p in mine)

@@ -179,6 +179,9 @@ def ingest(
     rescan: Annotated[bool, typer.Option("--rescan", help=(
         "Read every file again, even those unchanged since an earlier run read them."))
                       ] = False,
+    follow_links: Annotated[bool, typer.Option("--follow-links", help=(
+        "In a folder, read links to files and folders outside it too (else they are skipped "
+        "and reported)."))] = False,
     ray: Annotated[str | None, typer.Option("--ray", metavar="ADDRESS", help=(
         "Parse and embed on Ray: `local` starts Ray on this machine for the run; `auto` or "
         "ray://HOST:10001 joins a cluster (files must be at the same path on every node)."))
@@ -235,14 +238,15 @@ def ingest(
 
                 if ray is None:
                     report = run_ingest(targets, store, embedder, fields=fields,
-                                        rescan=rescan, on_article=tick)
+                                        rescan=rescan, follow_links=follow_links,
+                                        on_article=tick)
                 else:
                     from qa.distributed import ray_ingest
 
                     report = ray_ingest(targets, store, embedder,
                                         address=None if ray == "local" else ray,
                                         workers=workers, fields=fields, rescan=rescan,
-                                        on_article=tick)
+                                        follow_links=follow_links, on_article=tick)
             render_ingest(console, report, str(store.path))
         if report.rejected:
             raise typer.Exit(2)

@@ -76,13 +76,14 @@ Reader = Callable[[Path, Mapping[str, str] | None], Iterable[Article | Rejected 
 
 def ingest(paths: Iterable[Path], index: Index, embedder: Embedder, *, batch_size: int = 32,
            fields: Mapping[str, str] | None = None, rescan: bool = False,
-           on_article: Callable[[str, int], None] | None = None,
+           follow_links: bool = False, on_article: Callable[[str, int], None] | None = None,
            read: Reader = read_path) -> IngestReport:
     """Store the articles under `paths`; `on_article(file, chunks)` is called for each one.
 
     Each batch is committed on its own, so an interrupted run keeps what it finished and a
     re-run skips it. A file read to the end with nothing rejected is remembered (path, size,
-    modification time) and not read again while it is unchanged, unless `rescan`. A syndicated
+    modification time) and not read again while it is unchanged, unless `rescan`. In a folder,
+    links out of it are skipped unless `follow_links` (see `expand_paths`). A syndicated
     copy of a stored article is kept as its copy, not embedded again; the earliest published
     of the two is the one retrieval sees.
 
@@ -145,7 +146,7 @@ def ingest(paths: Iterable[Path], index: Index, embedder: Embedder, *, batch_siz
             flush()
 
     try:
-        for entry in expand_paths(paths):
+        for entry in expand_paths(paths, follow_links):
             if isinstance(entry, Rejected):
                 report.rejected.append(entry)
                 continue

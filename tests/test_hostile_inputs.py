@@ -119,3 +119,31 @@ def test_a_writer_deletes_only_its_own_temporary_files(tmp_path: Path) -> None:
     assert all(p.read_text() == "kept" for p in mine) and not any(p.exists() for p in left)
     assert newsqa(tmp_path, "index", "doctor", "--repair").returncode == 0
     assert all(p.read_text() == "kept" for p in mine)
+
+
+def test_links_out_of_a_folder_are_not_followed_and_special_files_are_reported(
+        tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    (outside / "more").mkdir(parents=True)
+    (outside / "secret.txt").write_text("Secret\n\nThe password is swordfish.\n")
+    jsonl(outside / "more" / "other.jsonl", RACE)
+    folder = tmp_path / "archive"
+    (folder / "sub").mkdir(parents=True)
+    jsonl(folder / "sub" / "story.jsonl", STORY)
+    (folder / "passwd.txt").symlink_to(outside / "secret.txt")
+    (folder / "elsewhere").symlink_to(outside / "more")
+    (folder / "same.jsonl").symlink_to(folder / "sub" / "story.jsonl")  # inside: read
+    (folder / "sub" / "loop").symlink_to(folder)  # walked once
+    os.mkfifo(folder / "pipe.jsonl")  # reading it would wait forever
+    result = newsqa(tmp_path, "ingest", "archive")
+    shown = " ".join(result.stdout.split())
+    assert result.returncode == 0, result.stderr
+    assert f"skipped archive/passwd.txt: a link to {outside / 'secret.txt'}, outside the " \
+           "folder (--follow-links reads it)" in shown, shown
+    assert "skipped archive/elsewhere: a link to" in shown
+    assert "skipped archive/pipe.jsonl: a FIFO (named pipe), not a file" in shown
+    assert "added 1 articles" in shown and "unchanged 1" in shown and "skipped 3" in shown
+    named = newsqa(tmp_path, "ingest", "archive/pipe.jsonl")
+    assert named.returncode == 2 and "a FIFO (named pipe), not a file" in named.stdout
+    followed = newsqa(tmp_path, "ingest", "archive", "--follow-links")
+    assert followed.returncode == 0 and "added 2 articles" in " ".join(followed.stdout.split())

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from qa.errors import NewsqaError
 from qa.interrupts import keep_lost, stop_if_interrupted
+from qa.terminal import SafeConsole, shown
 
 app = typer.Typer(
     name="newsqa",
@@ -27,8 +28,10 @@ app = typer.Typer(
 index_app = typer.Typer(no_args_is_help=True, help="What an index holds.")
 app.add_typer(index_app, name="index")
 
-console = Console()
-errors = Console(stderr=True)
+# Every string printed goes through qa.terminal.shown: nothing read from a file, a name or an
+# index can drive the terminal.
+console = SafeConsole()
+errors = SafeConsole(stderr=True)
 
 IndexName = Annotated[str, typer.Option("--index", help="Index name, a folder in the index dir.")]
 IndexDir = Annotated[
@@ -85,9 +88,9 @@ def _user_errors(ctx: typer.Context) -> Iterator[None]:
     except NewsqaError as exc:
         if debug:
             raise
-        errors.print(f"[red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+        errors.print(f"[red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
         if exc.hint:
-            errors.print(f"[dim]hint: {exc.hint}[/]", highlight=False, soft_wrap=True)
+            errors.print(f"[dim]hint: {escape(exc.hint)}[/]", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         errors.print("[yellow]interrupted[/]")
@@ -233,7 +236,8 @@ def ingest(
                 task = progress.add_task("ingesting", total=None)
 
                 def tick(origin: str, _chunks: int) -> None:
-                    progress.update(task, advance=1, description=Path(origin).name)
+                    progress.update(task, advance=1,
+                                    description=escape(shown(Path(origin).name, one_line=True)))
                     stop_if_interrupted()
 
                 if ray is None:
@@ -432,14 +436,14 @@ def evaluate(
                                    params=AskParams(retrieve=replace(RetrieveParams(), k=k)),
                                    restart=restart, on_question=tick)
             write_trec(out, items, records, store)
-            console.print(f"answers: {out / 'answers.jsonl'}")
+            console.print(f"answers: {out / 'answers.jsonl'}", markup=False)
             if has_gold(items):
                 run = json.loads((out / "run.json").read_text(encoding="utf-8"))
                 report = score_run(items, records, store, wall_s=run.get("wall_s"), k=k)
                 write_report(out, report, f"newsqa eval: {questions.name} ({len(items)} questions,"
                              f" {model_name})")
                 render_report(console, report)
-                console.print(f"report: {out / 'report.md'}, {out / 'report.png'}")
+                console.print(f"report: {out / 'report.md'}, {out / 'report.png'}", markup=False)
 
 
 @app.command()
@@ -455,7 +459,7 @@ def models(
     with _user_errors(ctx):
         choice = _model_choice(model, models_dir)
         console.print(f"[bold]embedder[/]  {EMBEDDER_NAME} on ONNX Runtime (int8 for new "
-                      f"indexes, or fp32)  [dim]{embedder_folder()}[/]")
+                      f"indexes, or fp32)  [dim]{escape(str(embedder_folder()))}[/]")
         console.print("[bold]generators[/]")
         candidates = user_ggufs(models_dir)
         candidates += [p for p in (default_gguf(cache_dir()), smollm2_gguf())
@@ -465,8 +469,8 @@ def models(
         for path in candidates:
             mark = "[green]*[/]" if path == choice.path else " "
             size = f"{path.stat().st_size / 1e6:.0f} MB" if path.exists() else "missing"
-            console.print(f" {mark} {path.name}  [dim]{size}  {path}[/]")
-        console.print(f"[dim]* in use ({choice.why})[/]")
+            console.print(f" {mark} {escape(path.name)}  [dim]{size}  {escape(str(path))}[/]")
+        console.print(f"[dim]* in use ({escape(choice.why)})[/]")
 
 
 @index_app.command("info")
@@ -486,27 +490,30 @@ def index_info(
         if as_json:
             sys.stdout.write(json.dumps(info) + "\n")
             return
-        console.print(f"[bold]{info['path']}[/]")
+        console.print(f"[bold]{escape(str(info['path']))}[/]")
         console.print(f"articles {info['articles']}, chunks {info['chunks']}, "
                       f"syndicated copies {info['copies']}, "
                       f"dates {info['dates'][0]} to {info['dates'][1]}")
         console.print(f"embedder {info['embedder']['name']} (dim {info['embedder']['dim']}, "
                       f"{info['embedder'].get('precision', 'fp32')}), "
-                      f"chunks of at most {info['chunking']['max_words']} words")
-        console.print("outlets: " + ", ".join(f"{k} ({v})" for k, v in info["outlets"].items()))
+                      f"chunks of at most {info['chunking']['max_words']} words", markup=False)
+        console.print("outlets: " + ", ".join(f"{escape(k)} ({v})"
+                                             for k, v in info["outlets"].items()))
         if info["copy_outlets"]:
             console.print("copies carried by: " + ", ".join(
-                f"{k} ({v})" for k, v in info["copy_outlets"].items()))
+                f"{escape(k)} ({v})" for k, v in info["copy_outlets"].items()))
         console.print(f"size on disk {info['size_bytes'] / 1e6:.1f} MB")
         vectors = info["vector_store"]
         if vectors["uri"] == "faiss":
-            console.print(f"vectors: FAISS file {vectors['file']}")
+            console.print(f"vectors: FAISS file {vectors['file']}", markup=False)
         elif "error" in vectors:
-            console.print(f"vectors: {vectors['uri']} [red]unreachable[/]: {vectors['error']}")
+            console.print(f"vectors: {escape(str(vectors['uri']))} [red]unreachable[/]: "
+                          f"{escape(str(vectors['error']))}")
         else:
             console.print(f"vectors: {vectors['engine']} {vectors['uri']}, collection "
                           f"{vectors['collection']} ({vectors['index_type']}), "
-                          f"{vectors['chunks']} vectors at generation {vectors['generation']}")
+                          f"{vectors['chunks']} vectors at generation {vectors['generation']}",
+                          markup=False)
 
 
 @index_app.command("doctor")
@@ -526,19 +533,19 @@ def index_doctor(
           Index.open(index_folder(index_dir, index), None, write=repair) as store):
         _attach_store(store, store_uri)
         result = check(store, repair=repair)
-        console.print(f"[bold]{store.path}[/]: " + ", ".join(
-            f"{k} {v}" for k, v in result.facts.items()))
+        console.print(f"[bold]{escape(str(store.path))}[/]: " + escape(", ".join(
+            f"{k} {v}" for k, v in result.facts.items())))
         for problem in result.problems:
-            console.print(f"[red]problem[/] {problem}")
+            console.print(f"[red]problem[/] {escape(problem)}")
         for fixed in result.repaired:
-            console.print(f"[green]repaired[/] {fixed}")
+            console.print(f"[green]repaired[/] {escape(fixed)}")
         left = check(store).problems if repair and result.problems else result.problems
         if not left:
             console.print("[green]sound[/]: manifest, store, full-text table and vectors agree")
             return
         if repair:
             for problem in left:
-                console.print(f"[red]still wrong[/] {problem}")
+                console.print(f"[red]still wrong[/] {escape(problem)}")
         else:
             console.print("[dim]`newsqa index doctor --repair` rebuilds what can be rebuilt[/]")
         raise typer.Exit(1)
@@ -566,7 +573,7 @@ def index_sync(
         store.commit_vectors(full=full)
         where = store.vector_store.uri if store.vector_store else f"FAISS {store.path}"
         console.print(f"{where}: {store.counts()['chunks']} chunks at generation "
-                      f"{store.generation()} ({time.perf_counter() - started:.1f} s)")
+                      f"{store.generation()} ({time.perf_counter() - started:.1f} s)", markup=False)
 
 
 @app.command("rm")

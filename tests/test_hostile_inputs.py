@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -147,3 +149,30 @@ def test_links_out_of_a_folder_are_not_followed_and_special_files_are_reported(
     assert named.returncode == 2 and "a FIFO (named pipe), not a file" in named.stdout
     followed = newsqa(tmp_path, "ingest", "archive", "--follow-links")
     assert followed.returncode == 0 and "added 2 articles" in " ".join(followed.stdout.split())
+
+
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+ESCAPES = "\x1b]0;pwned\x07\x1b[2J"  # set the window title, clear the screen
+
+
+def test_terminal_escapes_in_names_reasons_and_stored_fields_are_printed_escaped(
+        tmp_path: Path) -> None:
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    (folder / f"evil{ESCAPES}[bold]x.txt").write_text("x\n")  # rejected: no body
+    jsonl(folder / "story.jsonl", STORY)
+    ingested = newsqa(tmp_path, "ingest", "archive")
+    assert ingested.returncode == 2 and not CONTROL.search(ingested.stdout + ingested.stderr)
+    assert "rejected archive/evil\\x1b]0;pwned\\x07\\x1b[2J[bold]x.txt:1" in ingested.stdout
+    # An index written before the readers took escapes out still holds them.
+    with sqlite3.connect(tmp_path / "indexes" / "default" / "store.sqlite") as conn:
+        conn.execute("UPDATE articles SET title = ?, source = ?",
+                     (f"Footbridge{ESCAPES} approved", f"Ledger{ESCAPES}[/]"))
+    for args in (["ask", "What will the footbridge cost?"], ["index", "info"]):
+        result = newsqa(tmp_path, *args)
+        assert result.returncode == 0, result.stderr
+        assert not CONTROL.search(result.stdout + result.stderr), result.stdout
+        assert "Ledger\\x1b]0;pwned\\x07\\x1b[2J[/]" in result.stdout, result.stdout
+    missing = newsqa(tmp_path, "ask", "Why?", "--index-dir", f"gone{ESCAPES}[/]")
+    assert missing.returncode == 1 and not CONTROL.search(missing.stderr)
+    assert "no index at gone\\x1b]0;pwned\\x07\\x1b[2J[/]/default" in missing.stderr

@@ -15,7 +15,6 @@ from qa.readers.common import (
     content_id,
     parse_date,
     path_text,
-    readable,
 )
 from qa.readers.dispatch import SUPPORTED, expand_paths, read_path, reader_for, sniff
 from qa.readers.feeds import html_to_text, read_feed
@@ -47,7 +46,6 @@ __all__ = [
     "read_path",
     "read_text",
     "read_warc",
-    "readable",
     "reader_for",
     "sniff",
 ]

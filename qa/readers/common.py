@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from qa.records import Article
+from qa.terminal import readable
 
 GZIP_MAGIC = b"\x1f\x8b"
 MB = 1024 * 1024
@@ -28,21 +29,6 @@ NUMBER_TOO_LONG = (f"a number of more than {sys.get_int_max_str_digits():,} digi
 TEXT_KEYS = ("text", "body", "content")
 DATE_KEYS = ("published", "date")
 KNOWN_KEYS = {"id", "url", "title", "source", "authors", *TEXT_KEYS, *DATE_KEYS}
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _escaped_surrogate(match: re.Match[str]) -> str:
-    code = ord(match.group(0))
-    return f"\\x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"\\u{code:04x}"
-
-
-def readable(text: str) -> str:
-    """`text` as it can be stored (SQLite takes UTF-8 only) and printed: a byte of a file name
-    that is not UTF-8, which Python keeps as a lone surrogate, becomes `\\xff`; any other
-    lone surrogate `\\ud800`."""
-    return _SURROGATE.sub(_escaped_surrogate, text)
 
 
 def path_text(path: Path | str) -> str:

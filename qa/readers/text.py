@@ -17,9 +17,9 @@ from qa.readers.common import (
     content_id,
     parse_date,
     read_whole,
-    readable,
 )
 from qa.records import Article
+from qa.terminal import readable
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".txt.gz", ".md.gz", ".markdown.gz")
 MAX_TEXT_BYTES = 16 * MB  # one article; a bigger text file is not one

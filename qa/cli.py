@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from qa.errors import NewsqaError
 from qa.interrupts import keep_lost, stop_if_interrupted
+from qa.terminal import SafeConsole, shown
 
 app = typer.Typer(
     name="newsqa",
@@ -27,8 +28,10 @@ app = typer.Typer(
 index_app = typer.Typer(no_args_is_help=True, help="What an index holds.")
 app.add_typer(index_app, name="index")
 
-console = Console()
-errors = Console(stderr=True)
+# Every string printed goes through qa.terminal.shown: nothing read from a file, a name or an
+# index can drive the terminal.
+console = SafeConsole()
+errors = SafeConsole(stderr=True)
 
 IndexName = Annotated[str, typer.Option("--index", help="Index name, a folder in the index dir.")]
 IndexDir = Annotated[
@@ -85,9 +88,9 @@ def _user_errors(ctx: typer.Context) -> Iterator[None]:
     except NewsqaError as exc:
         if debug:
             raise
-        errors.print(f"[red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
+        errors.print(f"[red]error:[/] {escape(exc.message)}", highlight=False, soft_wrap=True)
         if exc.hint:
-            errors.print(f"[dim]hint: {exc.hint}[/]", highlight=False, soft_wrap=True)
+            errors.print(f"[dim]hint: {escape(exc.hint)}[/]", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         errors.print("[yellow]interrupted[/]")
@@ -179,6 +182,9 @@ def ingest(
     rescan: Annotated[bool, typer.Option("--rescan", help=(
         "Read every file again, even those unchanged since an earlier run read them."))
                       ] = False,
+    follow_links: Annotated[bool, typer.Option("--follow-links", help=(
+        "In a folder, read links to files and folders outside it too (else they are skipped "
+        "and reported)."))] = False,
     ray: Annotated[str | None, typer.Option("--ray", metavar="ADDRESS", help=(
         "Parse and embed on Ray: `local` starts Ray on this machine for the run; `auto` or "
         "ray://HOST:10001 joins a cluster (files must be at the same path on every node)."))
@@ -198,7 +204,7 @@ def ingest(
     from qa.ingest import ingest as run_ingest
     from qa.readers import parse_field_mapping
     from qa.render import render_ingest
-    from qa.store import Index
+    from qa.store import Index, index_folder
 
     with _user_errors(ctx):
         try:
@@ -216,8 +222,8 @@ def ingest(
             raise NewsqaError(f"--precision {precision!r} is not int8 or fp32",
                               hint="use --precision int8 (the default) or --precision fp32")
         embedder = _default_embedder()
-        with Index.open(index_dir / index, _spec(embedder, precision or "int8"), create=True,
-                        write=True) as store:
+        with Index.open(index_folder(index_dir, index), _spec(embedder, precision or "int8"),
+                        create=True, write=True) as store:
             if precision is not None and precision != store.precision:
                 raise NewsqaError(f"the index at {store.path} holds {store.precision} vectors",
                                   hint="drop --precision, or ingest into a new --index")
@@ -230,19 +236,21 @@ def ingest(
                 task = progress.add_task("ingesting", total=None)
 
                 def tick(origin: str, _chunks: int) -> None:
-                    progress.update(task, advance=1, description=Path(origin).name)
+                    progress.update(task, advance=1,
+                                    description=escape(shown(Path(origin).name, one_line=True)))
                     stop_if_interrupted()
 
                 if ray is None:
                     report = run_ingest(targets, store, embedder, fields=fields,
-                                        rescan=rescan, on_article=tick)
+                                        rescan=rescan, follow_links=follow_links,
+                                        on_article=tick)
                 else:
                     from qa.distributed import ray_ingest
 
                     report = ray_ingest(targets, store, embedder,
                                         address=None if ray == "local" else ray,
                                         workers=workers, fields=fields, rescan=rescan,
-                                        on_article=tick)
+                                        follow_links=follow_links, on_article=tick)
             render_ingest(console, report, str(store.path))
         if report.rejected:
             raise typer.Exit(2)
@@ -275,7 +283,7 @@ def ask(
     from qa.records import Filters
     from qa.render import ask_streaming, render_answer
     from qa.retrieve import RetrieveParams
-    from qa.store import Index
+    from qa.store import Index, index_folder
 
     with _user_errors(ctx):
         filters = Filters(since=_date(since, "--since"), until=_date(until, "--until"),
@@ -283,7 +291,7 @@ def ask(
         params = AskParams(retrieve=replace(RetrieveParams(), k=k))
         generator, _ = _answerer(model, llm, models_dir)
         embedder = _default_embedder()
-        with Index.open(index_dir / index, _spec(embedder)) as store:
+        with Index.open(index_folder(index_dir, index), _spec(embedder)) as store:
             _fit(embedder, store)
             _attach_store(store, store_uri)
             if as_json:
@@ -309,12 +317,12 @@ def repl(
     """Ask, follow up, narrow by date and outlet, open the sources (/help inside)."""
     from qa.repl import Session, history_path
     from qa.repl import run as run_repl
-    from qa.store import Index
+    from qa.store import Index, index_folder
 
     with _user_errors(ctx):
         generator, _ = _answerer(model, llm, models_dir)
         embedder = _default_embedder()
-        with Index.open(index_dir / index, _spec(embedder)) as store:
+        with Index.open(index_folder(index_dir, index), _spec(embedder)) as store:
             _fit(embedder, store)
             _attach_store(store, store_uri)
             session = Session(index=store, embedder=embedder, generator=generator,
@@ -356,7 +364,9 @@ def evaluate(
     questions: Annotated[Path, typer.Argument(help="Question file: .txt (one a line) or .jsonl.")],
     out: Annotated[Path | None, typer.Option(help="Output folder (default runs/<file name>).")
                    ] = None,
-    limit: Annotated[int | None, typer.Option(help="Only the first N questions.")] = None,
+    limit: Annotated[int | None, typer.Option(
+        help="Only the first N questions (answers saved in --out for others are kept).")
+    ] = None,
     k: Annotated[int, typer.Option("--k", help="How many articles to retrieve.")] = 10,
     since: Annotated[str | None, typer.Option(help="Only articles published on or after.")
                      ] = None,
@@ -381,16 +391,24 @@ def evaluate(
     )
 
     from qa.answer import MAX_K, AskParams
-    from qa.evaluate import has_gold, load_questions, run_eval, score_run, write_trec
+    from qa.evaluate import (
+        has_gold,
+        load_questions,
+        run_eval,
+        run_folder,
+        score_run,
+        write_trec,
+    )
     from qa.records import Filters
     from qa.render import render_report
     from qa.report import write_report
     from qa.retrieve import RetrieveParams
-    from qa.store import Index
+    from qa.store import Index, index_folder
 
     with _user_errors(ctx):
         if not 1 <= k <= MAX_K:
             raise NewsqaError(f"--k must be between 1 and {MAX_K}", hint="try --k 10")
+        folder = index_folder(index_dir, index)
         items = load_questions(questions)[:limit]
         out = out or Path("runs") / questions.name.split(".")[0]
         filters = Filters(since=_date(since, "--since"), until=_date(until, "--until"),
@@ -398,9 +416,9 @@ def evaluate(
         generator, model_name = _answerer(model, llm, models_dir)
         embedder = _default_embedder()
         settings: dict[str, Any] = {
-            "questions": str(questions), "index": str(index_dir / index), "k": k,
+            "questions": str(questions), "index": str(folder), "k": k,
             "model": model_name, "filters": [filters.since, filters.until, filters.source]}
-        with Index.open(index_dir / index, _spec(embedder)) as store:
+        with run_folder(out), Index.open(folder, _spec(embedder)) as store:
             _fit(embedder, store)
             _attach_store(store, store_uri)
             settings["vector_store"] = store.vector_store.uri if store.vector_store else "faiss"
@@ -418,14 +436,14 @@ def evaluate(
                                    params=AskParams(retrieve=replace(RetrieveParams(), k=k)),
                                    restart=restart, on_question=tick)
             write_trec(out, items, records, store)
-            console.print(f"answers: {out / 'answers.jsonl'}")
+            console.print(f"answers: {out / 'answers.jsonl'}", markup=False)
             if has_gold(items):
                 run = json.loads((out / "run.json").read_text(encoding="utf-8"))
                 report = score_run(items, records, store, wall_s=run.get("wall_s"), k=k)
                 write_report(out, report, f"newsqa eval: {questions.name} ({len(items)} questions,"
                              f" {model_name})")
                 render_report(console, report)
-                console.print(f"report: {out / 'report.md'}, {out / 'report.png'}")
+                console.print(f"report: {out / 'report.md'}, {out / 'report.png'}", markup=False)
 
 
 @app.command()
@@ -441,7 +459,7 @@ def models(
     with _user_errors(ctx):
         choice = _model_choice(model, models_dir)
         console.print(f"[bold]embedder[/]  {EMBEDDER_NAME} on ONNX Runtime (int8 for new "
-                      f"indexes, or fp32)  [dim]{embedder_folder()}[/]")
+                      f"indexes, or fp32)  [dim]{escape(str(embedder_folder()))}[/]")
         console.print("[bold]generators[/]")
         candidates = user_ggufs(models_dir)
         candidates += [p for p in (default_gguf(cache_dir()), smollm2_gguf())
@@ -451,8 +469,8 @@ def models(
         for path in candidates:
             mark = "[green]*[/]" if path == choice.path else " "
             size = f"{path.stat().st_size / 1e6:.0f} MB" if path.exists() else "missing"
-            console.print(f" {mark} {path.name}  [dim]{size}  {path}[/]")
-        console.print(f"[dim]* in use ({choice.why})[/]")
+            console.print(f" {mark} {escape(path.name)}  [dim]{size}  {escape(str(path))}[/]")
+        console.print(f"[dim]* in use ({escape(choice.why)})[/]")
 
 
 @index_app.command("info")
@@ -464,35 +482,38 @@ def index_info(
     store_uri: StoreOpt = None,
 ) -> None:
     """Articles, chunks, outlets, dates, embedder and vector store of an index."""
-    from qa.store import Index
+    from qa.store import Index, index_folder
 
-    with _user_errors(ctx), Index.open(index_dir / index, None) as store:
+    with _user_errors(ctx), Index.open(index_folder(index_dir, index), None) as store:
         _attach_store(store, store_uri)
         info = store.info()
         if as_json:
             sys.stdout.write(json.dumps(info) + "\n")
             return
-        console.print(f"[bold]{info['path']}[/]")
+        console.print(f"[bold]{escape(str(info['path']))}[/]")
         console.print(f"articles {info['articles']}, chunks {info['chunks']}, "
                       f"syndicated copies {info['copies']}, "
                       f"dates {info['dates'][0]} to {info['dates'][1]}")
         console.print(f"embedder {info['embedder']['name']} (dim {info['embedder']['dim']}, "
                       f"{info['embedder'].get('precision', 'fp32')}), "
-                      f"chunks of at most {info['chunking']['max_words']} words")
-        console.print("outlets: " + ", ".join(f"{k} ({v})" for k, v in info["outlets"].items()))
+                      f"chunks of at most {info['chunking']['max_words']} words", markup=False)
+        console.print("outlets: " + ", ".join(f"{escape(k)} ({v})"
+                                             for k, v in info["outlets"].items()))
         if info["copy_outlets"]:
             console.print("copies carried by: " + ", ".join(
-                f"{k} ({v})" for k, v in info["copy_outlets"].items()))
+                f"{escape(k)} ({v})" for k, v in info["copy_outlets"].items()))
         console.print(f"size on disk {info['size_bytes'] / 1e6:.1f} MB")
         vectors = info["vector_store"]
         if vectors["uri"] == "faiss":
-            console.print(f"vectors: FAISS file {vectors['file']}")
+            console.print(f"vectors: FAISS file {vectors['file']}", markup=False)
         elif "error" in vectors:
-            console.print(f"vectors: {vectors['uri']} [red]unreachable[/]: {vectors['error']}")
+            console.print(f"vectors: {escape(str(vectors['uri']))} [red]unreachable[/]: "
+                          f"{escape(str(vectors['error']))}")
         else:
             console.print(f"vectors: {vectors['engine']} {vectors['uri']}, collection "
                           f"{vectors['collection']} ({vectors['index_type']}), "
-                          f"{vectors['chunks']} vectors at generation {vectors['generation']}")
+                          f"{vectors['chunks']} vectors at generation {vectors['generation']}",
+                          markup=False)
 
 
 @index_app.command("doctor")
@@ -506,24 +527,25 @@ def index_doctor(
 ) -> None:
     """Check that an index's manifest, store, full-text table and vectors agree."""
     from qa.doctor import check
-    from qa.store import Index
+    from qa.store import Index, index_folder
 
-    with _user_errors(ctx), Index.open(index_dir / index, None, write=repair) as store:
+    with (_user_errors(ctx),
+          Index.open(index_folder(index_dir, index), None, write=repair) as store):
         _attach_store(store, store_uri)
         result = check(store, repair=repair)
-        console.print(f"[bold]{store.path}[/]: " + ", ".join(
-            f"{k} {v}" for k, v in result.facts.items()))
+        console.print(f"[bold]{escape(str(store.path))}[/]: " + escape(", ".join(
+            f"{k} {v}" for k, v in result.facts.items())))
         for problem in result.problems:
-            console.print(f"[red]problem[/] {problem}")
+            console.print(f"[red]problem[/] {escape(problem)}")
         for fixed in result.repaired:
-            console.print(f"[green]repaired[/] {fixed}")
+            console.print(f"[green]repaired[/] {escape(fixed)}")
         left = check(store).problems if repair and result.problems else result.problems
         if not left:
             console.print("[green]sound[/]: manifest, store, full-text table and vectors agree")
             return
         if repair:
             for problem in left:
-                console.print(f"[red]still wrong[/] {problem}")
+                console.print(f"[red]still wrong[/] {escape(problem)}")
         else:
             console.print("[dim]`newsqa index doctor --repair` rebuilds what can be rebuilt[/]")
         raise typer.Exit(1)
@@ -542,15 +564,16 @@ def index_sync(
     the index then uses that store until told otherwise."""
     import time
 
-    from qa.store import Index
+    from qa.store import Index, index_folder
 
-    with _user_errors(ctx), Index.open(index_dir / index, None, write=True) as store:
+    with (_user_errors(ctx),
+          Index.open(index_folder(index_dir, index), None, write=True) as store):
         _attach_store(store, store_uri)
         started = time.perf_counter()
         store.commit_vectors(full=full)
         where = store.vector_store.uri if store.vector_store else f"FAISS {store.path}"
         console.print(f"{where}: {store.counts()['chunks']} chunks at generation "
-                      f"{store.generation()} ({time.perf_counter() - started:.1f} s)")
+                      f"{store.generation()} ({time.perf_counter() - started:.1f} s)", markup=False)
 
 
 @app.command("rm")
@@ -567,12 +590,12 @@ def remove(
     index_dir: IndexDir = Path("indexes"),
 ) -> None:
     """Remove articles from an index by id, URL or outlet."""
-    from qa.store import Index
+    from qa.store import Index, index_folder
 
     with _user_errors(ctx):
         if not (ids or urls or sources):
             raise NewsqaError("nothing to remove", hint="give --id, --url or --source")
-        with Index.open(index_dir / index, None, write=True) as store:
+        with Index.open(index_folder(index_dir, index), None, write=True) as store:
             _attach_store(store, store_uri)
             found = store.find(ids=ids or (), urls=urls or (), sources=sources or ())
             if not found:

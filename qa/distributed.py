@@ -66,6 +66,7 @@ class RayIngestReport(IngestReport):
 def ray_ingest(paths: Iterable[Path], index: Index, embedder: Rebuildable, *,
                address: str | None = None, workers: int | None = None, batch_size: int = 32,
                fields: Mapping[str, str] | None = None, rescan: bool = False,
+               follow_links: bool = False,
                on_article: Callable[[str, int], None] | None = None) -> RayIngestReport:
     """`ingest()` with parsing and embedding done by Ray, on a local instance started for the
     run (`address=None`) or on the cluster at `address` (`auto`, `ray://HOST:10001`); Ray
@@ -77,7 +78,7 @@ def ray_ingest(paths: Iterable[Path], index: Index, embedder: Rebuildable, *,
     started at all.
     """
     paths = list(paths)
-    files = _files_to_read(paths, index, fields, rescan)
+    files = _files_to_read(paths, index, fields, rescan, follow_links)
     held = _HeldVectors(embedder)
 
     def tick(origin: str, chunks: int) -> None:
@@ -88,7 +89,7 @@ def ray_ingest(paths: Iterable[Path], index: Index, embedder: Rebuildable, *,
 
     def run(read: Reader) -> IngestReport:
         return ingest(paths, index, held, batch_size=batch_size, fields=fields, rescan=rescan,
-                      on_article=tick, read=read)
+                      follow_links=follow_links, on_article=tick, read=read)
 
     if not files:
         return _ray_report(run(read_path), 0, held, 0)
@@ -130,9 +131,9 @@ def _worker_error(exc: BaseException) -> str:
 
 
 def _files_to_read(paths: Sequence[Path], index: Index, fields: Mapping[str, str] | None,
-                   rescan: bool) -> list[Path]:
+                   rescan: bool, follow_links: bool) -> list[Path]:
     """The files `ingest()` will open, in its order: the ones Ray should parse."""
-    return [entry for entry in expand_paths(paths) if isinstance(entry, Path)
+    return [entry for entry in expand_paths(paths, follow_links) if isinstance(entry, Path)
             and (rescan or not index.file_done(file_mark(entry, fields)))]
 
 

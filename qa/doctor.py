@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.store import VECTORS, Index
+from qa.store import VECTORS, Index, leftover_temporaries
 from qa.text import headline
 
 _REINGEST = "remove them (`newsqa rm --id ID`) and ingest their files again"
@@ -166,7 +166,7 @@ def _leftovers(index: Index, result: Checkup, repair: bool) -> None:
     """Temporary files of a write that was killed before it renamed them into place: litter
     (as big as the vectors) but never read. A repair holds the writer's lock, so no write of
     another process can be under way, and they can go."""
-    for path in sorted(index.path.glob(".*.tmp-*")):
+    for path in leftover_temporaries(index.path):
         size = path.stat().st_size if path.is_file() else 0
         result.problems.append(f"{path.name} ({size:,} bytes) is a temporary file left by an "
                                "interrupted write (unless a newsqa command is writing this "

@@ -2,18 +2,21 @@
 
 Files written to the output folder:
 - `answers.jsonl`: one `--json`-shaped answer a line, plus `id`, the multiple-choice pick and the
-  question's wall time; appended and flushed question by question, so a killed run resumes;
+  question's wall time; appended and flushed question by question, so a killed run resumes, and
+  never rewritten (only `--restart` discards it), so a run of fewer questions loses nothing;
 - `run.json`: the settings of the run (a resumed run must use the same) and its wall time;
+- `.lock`: held by the run writing the folder, so that a second run is refused;
 - `run.trec` / `qrels.txt`: the retrieved articles as a TREC run, and the gold articles as qrels;
 - with gold fields: `report.json`, `report.md` and `report.png`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,7 @@ from qa.choices import pick_choice
 from qa.embedders import Embedder
 from qa.errors import NewsqaError
 from qa.generators import Generator
+from qa.locks import lock_folder
 from qa.metrics import (
     contains_gold,
     distinct,
@@ -36,7 +40,7 @@ from qa.metrics import (
     strip_citations,
     token_f1,
 )
-from qa.readers import parse_date
+from qa.readers import NUMBER_TOO_LONG, parse_date
 from qa.records import Filters
 from qa.store import Index
 
@@ -83,6 +87,11 @@ def load_questions(path: Path) -> list[Question]:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise NewsqaError(f"{where}: not valid JSON ({exc.msg})", hint="fix that line") from exc
+        except RecursionError as exc:
+            raise NewsqaError(f"{where}: JSON nested too deeply to be a question",
+                              hint="fix that line") from exc
+        except ValueError as exc:  # the one other error of json.loads on a str
+            raise NewsqaError(f"{where}: {NUMBER_TOO_LONG}", hint="fix that line") from exc
         if not isinstance(record, dict) or not isinstance(record.get("question"), str):
             raise NewsqaError(f"{where}: no `question`", hint='each line needs {"question": ...}')
         as_of = None
@@ -110,46 +119,80 @@ def load_questions(path: Path) -> list[Question]:
 # --- running ---------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def run_folder(out: Path) -> Iterator[None]:
+    """Make `out` and hold its lock throughout the block: two runs writing one folder would
+    interleave their answers. A run that is killed releases the lock with its process."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        lock = lock_folder(out, f"another newsqa eval is writing {out}",
+                           hint="wait for it to finish, or give this run another --out")
+    except OSError as exc:
+        raise NewsqaError(f"cannot write the run folder {out} ({exc.strerror or exc})",
+                          hint="give --out a folder you can write") from exc
+    try:
+        yield
+    finally:
+        lock.close()
+
+
 def _read_done(path: Path, wanted: dict[str, str]) -> list[dict[str, Any]]:
-    """Records already written for these (id -> question) pairs; a record whose question text
-    differs (the file was edited) is not reused, and a line cut short by a kill is dropped."""
+    """Records already written for these (id -> question) pairs, the latest of each. Every
+    saved line stays in the file, those of questions outside this run too (another --limit,
+    an edited question, another question file); only a last line cut short by a kill (no line
+    end and not JSON) is cut off, so that the next answer starts a line of its own."""
     if not path.exists():
         return []
-    records, clean = [], True
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            clean = False
-            continue
-        if (isinstance(record, dict) and record.get("id") in wanted
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        cut = data.rfind(b"\n") + 1
+        whole = _record(data[cut:]) is not None
+        with path.open("r+b") as handle:
+            if whole:
+                handle.seek(0, os.SEEK_END)
+                handle.write(b"\n")
+            else:
+                handle.truncate(cut)
+                data = data[:cut]
+    records = []
+    for line in data.splitlines():
+        record = _record(line)
+        if (record is not None and record.get("id") in wanted
                 and record.get("question") == wanted[record["id"]]):
             records.append(record)
-        else:
-            clean = False  # another question's answer: leave it out of the file
-    if not clean:
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records),
-                       encoding="utf-8")
-        os.replace(tmp, path)
     return records
+
+
+def _record(line: bytes) -> dict[str, Any] | None:
+    try:
+        record = json.loads(line)
+    except ValueError:  # not JSON, not UTF-8, or a number too long to convert
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def run_eval(questions: Sequence[Question], out: Path, *, index: Index, embedder: Embedder,
              generator: Generator, settings: dict[str, Any], filters: Filters | None = None,
              params: AskParams | None = None, restart: bool = False,
              on_question: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
-    """Answer every question not yet answered in `out`; return all records in question order."""
+    """Answer every question not yet answered in `out` (whose `run_folder` the caller holds);
+    return the records of `questions`, in their order. Answers saved in `out` for other
+    questions are kept, so a run of the first N questions never undoes a longer one."""
     started = time.perf_counter()
     filters = filters or Filters()
     params = params or AskParams()
-    out.mkdir(parents=True, exist_ok=True)
     run_file, answers_file = out / RUN, out / ANSWERS
     run: dict[str, Any] = {"settings": settings, "wall_s": 0.0, "sessions": 0}
     if restart:
         answers_file.unlink(missing_ok=True)
     elif run_file.exists():
-        previous = json.loads(run_file.read_text(encoding="utf-8"))
+        try:
+            previous = json.loads(run_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError):
+            previous = None
+        if not isinstance(previous, dict):
+            raise NewsqaError(f"{run_file} is not the settings of a run",
+                              hint="pick another --out, or add --restart to answer afresh")
         if previous.get("settings") != settings:
             raise NewsqaError(
                 f"{out} holds a run with other settings ({previous.get('settings')})",

@@ -12,7 +12,7 @@ import numpy as np
 from qa.chunking import ChunkParams, chunk_article
 from qa.dedupe import band_keys, best_copy_match, preferred
 from qa.embedders import Embedder
-from qa.readers import Rejected, Skipped, content_hash, expand_paths, read_path
+from qa.readers import Rejected, Skipped, content_hash, expand_paths, path_text, read_path
 from qa.records import Article, Chunk
 from qa.store import FileMark, Index
 
@@ -67,7 +67,7 @@ def _older(new: Article, stored: Article | None) -> bool:
 
 def file_mark(path: Path, fields: Mapping[str, str] | None) -> FileMark:
     stat = path.stat()
-    return (str(path.resolve()), stat.st_size, stat.st_mtime_ns,
+    return (path_text(path.resolve()), stat.st_size, stat.st_mtime_ns,
             json.dumps(dict(fields or {}), sort_keys=True))
 
 
@@ -76,13 +76,14 @@ Reader = Callable[[Path, Mapping[str, str] | None], Iterable[Article | Rejected 
 
 def ingest(paths: Iterable[Path], index: Index, embedder: Embedder, *, batch_size: int = 32,
            fields: Mapping[str, str] | None = None, rescan: bool = False,
-           on_article: Callable[[str, int], None] | None = None,
+           follow_links: bool = False, on_article: Callable[[str, int], None] | None = None,
            read: Reader = read_path) -> IngestReport:
     """Store the articles under `paths`; `on_article(file, chunks)` is called for each one.
 
     Each batch is committed on its own, so an interrupted run keeps what it finished and a
     re-run skips it. A file read to the end with nothing rejected is remembered (path, size,
-    modification time) and not read again while it is unchanged, unless `rescan`. A syndicated
+    modification time) and not read again while it is unchanged, unless `rescan`. In a folder,
+    links out of it are skipped unless `follow_links` (see `expand_paths`). A syndicated
     copy of a stored article is kept as its copy, not embedded again; the earliest published
     of the two is the one retrieval sees.
 
@@ -145,7 +146,7 @@ def ingest(paths: Iterable[Path], index: Index, embedder: Embedder, *, batch_siz
             flush()
 
     try:
-        for entry in expand_paths(paths):
+        for entry in expand_paths(paths, follow_links):
             if isinstance(entry, Rejected):
                 report.rejected.append(entry)
                 continue
@@ -170,7 +171,7 @@ def ingest(paths: Iterable[Path], index: Index, embedder: Embedder, *, batch_siz
                 if seen.get(item.id) == digest or (item.id not in seen and stored == digest):
                     report.unchanged += 1
                     if on_article is not None:
-                        on_article(str(entry), 0)
+                        on_article(path_text(entry), 0)
                     continue
                 if stored is not None and item.id not in seen and \
                         _older(item, index.stored_version(item.id)):
@@ -184,7 +185,7 @@ def ingest(paths: Iterable[Path], index: Index, embedder: Embedder, *, batch_siz
                     pending_keys.update((b, k) for p in pending for b, k in enumerate(p.keys))
                 updated = stored is not None or (item.id in seen and not was_pending)
                 seen[item.id] = digest
-                place(item, digest, str(entry), updated)
+                place(item, digest, path_text(entry), updated)
             if len(report.rejected) == rejected:  # a file with rejections is read every time
                 finished.append(mark)
             if not pending:

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from qa.ingest import IngestReport
 from qa.records import Answer, Article, Citation, Filters, Hit
+from qa.terminal import shown
 
 if TYPE_CHECKING:
     from qa.answer import AskParams
@@ -70,7 +71,7 @@ def render_answer(console: Console, answer: Answer) -> None:
         console.print("[dim]No article in the index matches the question and filters.[/]")
     t = answer.timings
     console.print(
-        f"[dim]{answer.model} · retrieve {t['retrieve_s']:.2f}s · "
+        f"[dim]{escape(answer.model)} · retrieve {t['retrieve_s']:.2f}s · "
         f"generate {t['generate_s']:.2f}s · total {t['total_s']:.2f}s[/]"
     )
 
@@ -91,7 +92,7 @@ def ask_streaming(console: Console, question: str, index: Index, embedder: Embed
     draft = Text(style="dim")
     with Live(draft, console=console, transient=True, refresh_per_second=20) as live:
         def show(piece: str) -> None:
-            draft.append(piece)
+            draft.append(shown(piece))
             live.update(draft)
 
         return ask(question, index=index, embedder=embedder, generator=generator,
@@ -147,11 +148,11 @@ def render_ingest(console: Console, report: IngestReport, index_path: str) -> No
     table.add_row("skipped", str(len(report.skipped)))
     table.add_row("rejected", str(len(report.rejected)))
     console.print(table)
-    for line in _capped([f"[dim]skipped {escape(s.path)}: {escape(s.reason)}[/]"
-                         for s in report.skipped], "skipped"):
+    for line in _capped([f"[dim]skipped {escape(shown(s.path, one_line=True))}: "
+                         f"{escape(s.reason)}[/]" for s in report.skipped], "skipped"):
         console.print(line)
-    for line in _capped([f"[red]rejected[/] {escape(r.where())}: {escape(r.reason)}"
-                         for r in report.rejected], "rejected"):
+    for line in _capped([f"[red]rejected[/] {escape(shown(r.where(), one_line=True))}: "
+                         f"{escape(r.reason)}" for r in report.rejected], "rejected"):
         console.print(line)
     console.print(f"[dim]index: {escape(index_path)}[/]")
 

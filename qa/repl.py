@@ -354,7 +354,7 @@ def run(session: Session, *, history: Path | None = None, input: Any = None,
             history.parent.mkdir(parents=True, exist_ok=True)
             stored = FileHistory(str(history))
         except OSError:
-            session.console.print(f"[dim]history not kept: cannot write {history}[/]")
+            session.console.print(f"[dim]history not kept: cannot write {escape(str(history))}[/]")
     prompt: Any = PromptSession(
         history=stored, completer=WordCompleter(list(COMMANDS), sentence=True),
         key_bindings=bindings, input=input, output=output)

@@ -11,7 +11,6 @@ Nothing here uses pickle: SQLite rows, JSON and FAISS's own binary format only.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -29,6 +28,7 @@ import numpy as np
 
 from qa.chunking import ChunkParams
 from qa.errors import NewsqaError
+from qa.locks import lock_folder
 from qa.records import Article, Carrier, Chunk, Filters
 from qa.text import STOPWORDS, tokens
 
@@ -36,8 +36,8 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 DATABASE = "store.sqlite"
 VECTORS = "vectors.faiss"
-LOCK = ".lock"
 TMP_MARK = ".tmp-"  # in the names of files being written (see _write_atomic)
+_WRITTEN_WHOLE = (VECTORS, MANIFEST)  # the files _write_atomic writes
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -198,9 +198,34 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def index_folder(index_dir: Path, name: str) -> Path:
+    """The folder of the index called `name` in `index_dir`. A name is one folder name, never
+    a path: `..`, `/abs`, `a/b`, `.` or "" would put the store outside `index_dir` (or in it)."""
+    if not name.strip() or name in (".", "..") or any(c in name for c in "/\\") or \
+            any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise NewsqaError(f"--index {name!r} is not an index name: a name is one folder name "
+                          "inside the index dir, without / or \\ and not . or ..",
+                          hint="write --index news (and --index-dir PATH to choose the folder "
+                               "that holds the indexes)")
+    return index_dir / name
+
+
+def leftover_temporaries(folder: Path) -> list[Path]:
+    """The temporary files of writes killed before they renamed them into place
+    (`.vectors.faiss.tmp-PID`, `.manifest.json.tmp-PID`), and no other file: a user's own
+    `.draft.tmp-2024` is not newsqa's to delete."""
+    found = []
+    for name in _WRITTEN_WHOLE:
+        prefix = f".{name}{TMP_MARK}"
+        found += [p for p in folder.glob(f"{prefix}*")
+                  if p.name[len(prefix):].isdigit() and p.is_file() and not p.is_symlink()]
+    return sorted(found)
+
+
 def _write_atomic(path: Path, data: bytes | Callable[[Path], None]) -> None:
     """Write `data` (or let `data(tmp)` write the file) beside `path`, sync it and rename it
     into place, so a reader sees the old file or the new one, never half of one."""
+    assert path.name in _WRITTEN_WHOLE, "leftover_temporaries finds only these"
     tmp = path.with_name(f".{path.name}{TMP_MARK}{os.getpid()}")
     try:
         if callable(data):
@@ -341,7 +366,7 @@ class Index:
             path.mkdir(parents=True, exist_ok=True)
         lock = cls._take_lock(path) if write else None
         if lock is not None:  # a writer killed half-way through a file leaves its temporary
-            for leftover in path.glob(f".*{TMP_MARK}*"):
+            for leftover in leftover_temporaries(path):
                 leftover.unlink(missing_ok=True)
         try:
             manifest = cls._read_manifest(manifest_path) if manifest_path.exists() else None
@@ -421,16 +446,8 @@ class Index:
 
     @staticmethod
     def _take_lock(path: Path) -> Any:
-        handle = open(path / LOCK, "a+")  # noqa: SIM115 (held until close)
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise NewsqaError(
-                f"another newsqa process is writing {path}",
-                hint="wait for that ingest to finish, then run this again",
-            ) from None
-        return handle
+        return lock_folder(path, f"another newsqa process is writing {path}",
+                           hint="wait for that ingest to finish, then run this again")
 
     @staticmethod
     def _read_manifest(path: Path) -> dict[str, Any]:

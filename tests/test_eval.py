@@ -1,4 +1,5 @@
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from qa.cli import app
 from qa.errors import NewsqaError
 from qa.evaluate import load_questions
 from tests.conftest import ARTICLES, FakeEmbedder, FakeGenerator
+from tests.fake_cli import DELAY, start
 
 runner = CliRunner()
 
@@ -149,3 +151,52 @@ def test_bad_k_stops_before_any_work(setup: FakeGenerator, tmp_path: Path) -> No
     assert shallow.exit_code == 0
     report = json.loads((tmp_path / "shallow" / "report.json").read_text())
     assert report["retrieval"]["recall@10"] is None and report["retrieval"]["mrr@10"] is None
+
+
+def _answers(out: Path) -> list[dict[str, object]]:
+    return [json.loads(x) for x in (out / "answers.jsonl").read_text().splitlines()]
+
+
+def test_a_shorter_run_keeps_every_saved_answer(setup: FakeGenerator, tmp_path: Path) -> None:
+    assert runner.invoke(app, ["eval", "q.jsonl", "--out", "run"]).exit_code == 0
+    saved = (tmp_path / "run" / "answers.jsonl").read_text()
+    calls = len(setup.prompts)
+    result = runner.invoke(app, ["eval", "q.jsonl", "--out", "run", "--limit", "2"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "run" / "answers.jsonl").read_text() == saved  # nothing lost or added
+    assert len(setup.prompts) == calls  # both answers reused
+    assert json.loads((tmp_path / "run" / "report.json").read_text())["questions"] == 2
+    # The whole file again: all four answers are still there, none is asked again.
+    assert runner.invoke(app, ["eval", "q.jsonl", "--out", "run"]).exit_code == 0
+    assert len(setup.prompts) == calls
+    assert [a["id"] for a in _answers(tmp_path / "run")] == ["cost", "winner", "begin", "nobody"]
+
+
+def test_a_second_eval_into_the_same_folder_is_refused(setup: FakeGenerator,
+                                                       tmp_path: Path) -> None:
+    writer = start("eval", "q.jsonl", "--out", "run", cwd=tmp_path, **{DELAY: "3"})
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "run" / "run.json").exists():  # it holds the folder
+            assert writer.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        second = runner.invoke(app, ["eval", "q.jsonl", "--out", "run"])
+        message = " ".join(second.stderr.split())
+        assert second.exit_code == 1 and "another newsqa eval is writing run" in message, message
+        assert "another --out" in message and "Traceback" not in second.output
+        assert writer.poll() is None, "the first run finished before the check"
+    finally:
+        writer.kill()  # as kill -9 would: its lock goes with its process
+        writer.communicate(timeout=60)
+    result = runner.invoke(app, ["eval", "q.jsonl", "--out", "run"])
+    assert result.exit_code == 0, result.output
+    assert sorted(a["id"] for a in _answers(tmp_path / "run")) == sorted(
+        q["id"] for q in QUESTIONS)  # each question answered once
+
+
+def test_a_damaged_run_file_is_a_clear_error(setup: FakeGenerator, tmp_path: Path) -> None:
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "run.json").write_text('{"settings": ' + "9" * 5000 + "}")
+    result = runner.invoke(app, ["eval", "q.jsonl", "--out", "run"])
+    assert result.exit_code == 1 and "is not the settings of a run" in result.stderr
+    assert runner.invoke(app, ["eval", "q.jsonl", "--out", "run", "--restart"]).exit_code == 0

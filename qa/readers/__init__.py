@@ -7,12 +7,14 @@ file, the line or record, and what to do.
 """
 
 from qa.readers.common import (
+    NUMBER_TOO_LONG,
     Rejected,
     Skipped,
     article_from_record,
     content_hash,
     content_id,
     parse_date,
+    path_text,
 )
 from qa.readers.dispatch import SUPPORTED, expand_paths, read_path, reader_for, sniff
 from qa.readers.feeds import html_to_text, read_feed
@@ -22,6 +24,7 @@ from qa.readers.text import TEXT_SUFFIXES, parse_text_article, read_text
 from qa.readers.warc import read_warc
 
 __all__ = [
+    "NUMBER_TOO_LONG",
     "JSONL_SUFFIXES",
     "SUPPORTED",
     "TEXT_SUFFIXES",
@@ -35,6 +38,7 @@ __all__ = [
     "html_to_text",
     "parse_date",
     "parse_field_mapping",
+    "path_text",
     "parse_text_article",
     "read_feed",
     "read_html",

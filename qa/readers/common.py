@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import json
 import re
+import sys
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -15,13 +16,24 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from qa.records import Article
+from qa.terminal import readable
 
 GZIP_MAGIC = b"\x1f\x8b"
 MB = 1024 * 1024
 
+# Python refuses to convert an integer of more digits (a guard against slow conversions); JSON
+# allows any, so a line that holds one is rejected with this.
+NUMBER_TOO_LONG = (f"a number of more than {sys.get_int_max_str_digits():,} digits, which no "
+                   "article or question field holds")
+
 TEXT_KEYS = ("text", "body", "content")
 DATE_KEYS = ("published", "date")
 KNOWN_KEYS = {"id", "url", "title", "source", "authors", *TEXT_KEYS, *DATE_KEYS}
+
+
+def path_text(path: Path | str) -> str:
+    """A path as text to store and show (see `readable`); open the file by its `Path`."""
+    return readable(str(path))
 
 
 @dataclass(frozen=True)
@@ -34,6 +46,10 @@ class Rejected:
     line: int | None
     reason: str
 
+    def __post_init__(self) -> None:  # a file name need not be UTF-8; what is shown must be
+        object.__setattr__(self, "path", readable(self.path))
+        object.__setattr__(self, "reason", readable(self.reason))
+
     def where(self) -> str:
         return f"{self.path}:{self.line}" if self.line else self.path
 
@@ -44,6 +60,10 @@ class Skipped:
 
     path: str
     reason: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", readable(self.path))
+        object.__setattr__(self, "reason", readable(self.reason))
 
 
 def content_id(url: str | None, text: str) -> str:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
@@ -59,8 +61,8 @@ def _looks_like_jsonl(head: bytes) -> bool:
         return isinstance(json.loads(first), dict)
     except (UnicodeDecodeError, json.JSONDecodeError):
         return False
-    except RecursionError:  # an object nested past json's depth: the reader rejects its line
-        return True
+    except (RecursionError, ValueError):  # nested past json's depth, or a number too long
+        return True  # to convert: the reader rejects that line
 
 
 def sniff(head: bytes) -> str | None:
@@ -85,27 +87,79 @@ def reader_for(path: Path) -> str | None:
     return sniff(head_bytes(path))
 
 
-def _hidden(path: Path, root: Path) -> bool:
-    return any(part.startswith(".") for part in path.relative_to(root).parts)
+def _special(mode: int) -> str | None:
+    """What a file that is neither a regular file nor a folder is (reading a FIFO would wait
+    forever, a device could be endless)."""
+    for test, kind in ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character "
+                       "device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return None if stat.S_ISREG(mode) or stat.S_ISDIR(mode) else "not a regular file"
 
 
-def expand_paths(paths: Iterable[Path]) -> Iterator[Path | Rejected | Skipped]:
-    """Files named directly, and the files under named folders (sorted, recursive, leaving
-    out hidden files and folders). A named file of an unknown kind is rejected; one found in
-    a folder is skipped (folders hold other things too), and both are reported."""
+def _walk(root: Path, follow_links: bool) -> Iterator[Path | Skipped]:
+    """The files under `root` in sorted order (as `sorted(root.rglob("*"))` would list them),
+    leaving out hidden files and folders. A link is followed only to a file or folder inside
+    `root`, unless `follow_links`; each real folder is walked once, so links cannot loop."""
+    top = root.resolve()
+    walked = {top}
+
+    def visit(folder: Path) -> Iterator[Path | Skipped]:
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError as exc:
+            yield Skipped(str(folder), f"cannot list the folder ({exc.strerror or exc})")
+            return
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            path = Path(entry.path)
+            try:
+                if entry.is_symlink():
+                    target = path.resolve(strict=True)
+                    if not follow_links and not target.is_relative_to(top):
+                        yield Skipped(str(path), f"a link to {target}, outside the folder "
+                                      "(--follow-links reads it)")
+                        continue
+                mode = entry.stat().st_mode  # of the link's target
+            except (OSError, RuntimeError):  # a broken link, a loop of links, gone since
+                yield Skipped(str(path), "a broken link, or a file that cannot be read")
+                continue
+            if stat.S_ISDIR(mode):
+                real = path.resolve()
+                if real not in walked:
+                    walked.add(real)
+                    yield from visit(path)
+            elif (kind := _special(mode)) is not None:
+                yield Skipped(str(path), f"{kind}, not a file; only regular files are read")
+            elif reader_for(path) is None:
+                yield Skipped(str(path), UNKNOWN_KIND)
+            else:
+                yield path
+
+    yield from visit(root)
+
+
+def expand_paths(paths: Iterable[Path], follow_links: bool = False,
+                 ) -> Iterator[Path | Rejected | Skipped]:
+    """Files named directly, and the files under named folders (see `_walk`). A named file of
+    an unknown kind, or one that is not a regular file, is rejected; one found in a folder is
+    skipped (folders hold other things too), and both are reported. A link named directly is
+    followed: it is what the user asked for."""
     for path in paths:
-        if path.is_dir():
-            for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                if _hidden(child, path):
-                    continue
-                if reader_for(child) is None:
-                    yield Skipped(str(child), UNKNOWN_KIND)
-                    continue
-                yield child
-        elif path.is_file():
-            yield path if reader_for(path) is not None else Rejected(str(path), None, UNKNOWN_KIND)
-        else:
+        try:
+            mode: int | None = path.stat().st_mode
+        except (OSError, RuntimeError):
+            mode = None
+        if mode is None:
             yield Rejected(str(path), None, "no such file or folder")
+        elif stat.S_ISDIR(mode):
+            yield from _walk(path, follow_links)
+        elif (kind := _special(mode)) is not None:
+            yield Rejected(str(path), None, f"{kind}, not a file; name a file or a folder")
+        else:
+            yield path if reader_for(path) is not None else Rejected(str(path), None, UNKNOWN_KIND)
 
 
 def read_path(path: Path, fields: Mapping[str, str] | None = None,

@@ -11,6 +11,7 @@ from typing import BinaryIO
 
 from qa.readers.common import (
     MB,
+    NUMBER_TOO_LONG,
     TEXT_KEYS,
     Rejected,
     Skipped,
@@ -85,6 +86,9 @@ def read_jsonl(path: Path, fields: Mapping[str, str] | None = None,
                 except RecursionError:  # json gives up on arrays or objects nested ~1,000 deep
                     yield Rejected(str(path), lineno, "JSON nested too deeply to be an article; "
                                    "fix the line")
+                    continue
+                except ValueError:  # the one other error of json.loads on a str
+                    yield Rejected(str(path), lineno, f"{NUMBER_TOO_LONG}; fix the line")
                     continue
                 if not isinstance(record, dict):
                     yield Rejected(str(path), lineno, "not a JSON object; one article a line")

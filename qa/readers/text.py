@@ -19,6 +19,7 @@ from qa.readers.common import (
     read_whole,
 )
 from qa.records import Article
+from qa.terminal import readable
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".txt.gz", ".md.gz", ".markdown.gz")
 MAX_TEXT_BYTES = 16 * MB  # one article; a bigger text file is not one
@@ -76,7 +77,7 @@ def _front_matter(raw: str) -> tuple[dict[str, Any], int]:
 
 def _outlet_from_name(path: Path) -> tuple[str | None, str | None]:
     """`kyiv-independent-2024-12-09.txt` -> ("Kyiv Independent", "2024-12-09")."""
-    stem = path.name
+    stem = readable(path.name)
     for suffix in TEXT_SUFFIXES:
         if stem.lower().endswith(suffix):
             stem = stem[: -len(suffix)]

@@ -127,3 +127,47 @@ def test_priming_evaluates_the_opening_once_and_changes_nothing() -> None:
     assert primed_text == cold_text
     assert cold_tokens >= primed.count_tokens(prompt)  # the whole prompt (and any BOS token)
     assert primed_tokens <= cold_tokens - opening + 2  # tokenised apart, the seam may differ
+
+
+# Questions about the sample, each written to catch one way a verified answer was wrong
+# (issue 15): right, or refused, never the wrong answer the old pipeline gave.
+RIGHT_OR_REFUSED = [
+    # (question, words a given answer must have, words it must not have, must it answer?)
+    ("Who won the women's race at the Riverton Winter Marathon?", ["Sigrid Paulsen"],
+     ["Orlin"], True),
+    ("Who won the men's race at the Riverton Winter Marathon?", ["Orlin Maddox"],
+     ["Paulsen"], False),
+    ("How long did it take Orlin Maddox to finish the marathon?", ["2 hours"], ["12"], True),
+    ("How long did it take him? (Who won the Riverton Winter Marathon: Orlin Maddox)",
+     ["2 hours"], ["12"], False),
+    ("What is the latest count of homes damaged by the Alder Bay storm?", ["212"], ["140"], True),
+    ("How many homes were left uninhabitable by the Alder Bay storm?", ["19"], ["140", "11"],
+     False),
+    ("How much did Loomgrid raise, and who led the round?", ["$12 million", "Sablewood"], [],
+     True),
+    ("How many daily sailings does the winter ferry add?", ["three"], ["186,000"], False),
+    ("What will the Riverton library expansion cost?", ["$6.2 million"], ["$410,000"], False),
+    ("Where will the Pinecrest robotics team compete next?", ["Capitol City"], ["Gearhawks"],
+     False),
+]
+
+
+def test_answers_are_right_or_refused(sample_dir: Path, tmp_path: Path) -> None:
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text("".join(json.dumps({"id": str(n), "question": q}) + "\n"
+                                 for n, (q, *_) in enumerate(RIGHT_OR_REFUSED)), encoding="utf-8")
+    result = run_newsqa(sample_dir, "eval", str(questions), "--out", str(tmp_path / "run"))
+    assert result.returncode == 0, result.stderr
+    records = {r["id"]: r for r in map(json.loads, (tmp_path / "run" / "answers.jsonl")
+                                       .read_text(encoding="utf-8").splitlines())}
+    for n, (question, right, wrong, must_answer) in enumerate(RIGHT_OR_REFUSED):
+        record = records[str(n)]
+        answer = record["answer"].lower()
+        if record["answerable"]:
+            assert all(w.lower() in answer for w in right), (question, record["answer"])
+        else:
+            assert not must_answer, (question, record.get("draft"))
+        assert not any(re.search(rf"(?<![\w$,.]){re.escape(w.lower())}(?![\w,])", answer)
+                       for w in wrong), (question, record["answer"])
+    latest = records["4"]
+    assert any("up from" in note and "140" in note for note in latest["notes"]), latest

@@ -22,6 +22,9 @@ def test_parse_date_forms() -> None:
     assert parse_date("2024-12-09") == "2024-12-09"
     assert parse_date("2024-12-09T18:25:00Z") == "2024-12-09T18:25:00"
     assert parse_date("December 9, 2024 6:25 PM") == "2024-12-09"
+    assert parse_date("9 December 2024") == parse_date("December 9th, 2024") == "2024-12-09"
+    assert parse_date("2024/12/09") == parse_date("2024-12-9") == "2024-12-09"
+    assert parse_date("Mayor 9, 2024") is None  # a month's name is whole
     assert parse_date("Dec. 9 2024") == "2024-12-09"
     assert parse_date("2024-02-30") is None
     assert parse_date("soon") is None

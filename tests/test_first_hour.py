@@ -1,0 +1,74 @@
+"""A new user's first hour (issue 19): articles laid out as people write them keep their dates,
+a mistyped path leaves no empty index behind, a missing index says where it was looked for,
+piped output keeps its lines whole, flags read as flags, and the documents say what a newcomer
+needs to know."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from qa.readers import read_path
+from qa.records import Article
+
+runner = CliRunner()
+REPO = Path(__file__).resolve().parents[1]
+BODY = "The Riverton ferry will run two extra sailings a day from Monday, the operator said.\n"
+
+
+def _article(path: Path, text: str, modified: datetime | None = None) -> Article:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    if modified is not None:
+        os.utime(path, (modified.timestamp(), modified.timestamp()))
+    (article,) = list(read_path(path))
+    assert isinstance(article, Article), article
+    return article
+
+
+@pytest.mark.parametrize("head", [
+    "Ferry adds sailings\nMarch 3, 2025\n\n",
+    "Ferry adds sailings\n\n2025-03-03\n\n",
+    "Date: 2025-03-03\nFerry adds sailings\n\n",
+    "Ferry adds sailings\nDate: 3 March 2025\n\n",
+    "Ferry adds sailings\nBy Ann Lee\nMonday, March 3, 2025 at 6:25 p.m. EST\n\n",
+    "# Ferry adds sailings\n\n*Published: March 3rd, 2025*\n\n",
+    "March 3, 2025\n\nFerry adds sailings\n\n",
+])
+def test_a_date_line_near_the_top_dates_the_article(tmp_path: Path, head: str) -> None:
+    article = _article(tmp_path / "ferry.txt", head + BODY)
+    assert (article.published, article.title, article.text) == (
+        "2025-03-03", "Ferry adds sailings", BODY.strip())
+
+
+def test_a_dateline_dates_the_article_and_a_missing_year_is_inferred(tmp_path: Path) -> None:
+    dateline = "Ferry adds sailings\n\nRIVERTON, Dec. 5 - " + BODY
+    # With a year, the dateline's own.
+    dated = _article(tmp_path / "a.txt", dateline.replace("Dec. 5 -", "Dec. 5, 2023 (Wire) —"))
+    assert dated.published == "2023-12-05" and "date_inferred" not in dated.extra
+    # Without: the latest Dec. 5 on or before the file was saved ...
+    saved = _article(tmp_path / "b.txt", dateline, modified=datetime(2025, 1, 10, 12))
+    assert saved.published == "2024-12-05"
+    assert saved.extra["date_inferred"] == "dateline, the year from the file's modification time"
+    assert saved.text.startswith("RIVERTON, Dec. 5 - ")  # the dateline is the story's
+    # ... unless the file's name or folder names a year.
+    named = _article(tmp_path / "2019" / "ferry.txt", dateline, modified=datetime(2025, 1, 10))
+    assert named.published == "2019-12-05"
+    assert named.extra["date_inferred"] == "dateline, the year from the folder name"
+
+
+def test_the_texts_own_date_comes_before_the_file_names(tmp_path: Path) -> None:
+    named = tmp_path / "harbor-ledger-2024-12-01.txt"
+    assert _article(named, "Ferry adds sailings\nMarch 3, 2025\n\n" + BODY).published == \
+        "2025-03-03"
+    assert _article(named, "Ferry adds sailings\n\n" + BODY).published == "2024-12-01"
+
+
+def test_a_body_that_opens_with_by_is_not_a_byline(tmp_path: Path) -> None:
+    article = _article(tmp_path / "a.txt", "Ferry adds sailings\n\nBy the end of March, "
+                       "the ferry will run two extra sailings a day.\n")
+    assert article.authors == () and article.text.startswith("By the end of March")

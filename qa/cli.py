@@ -151,6 +151,13 @@ def _attach_store(store: Any, flag: str | None) -> None:
     store.attach(vector_store(str(uri), store.path.name))
 
 
+def _require_articles(store: Any) -> None:
+    """A question to an empty index is a mistake to say, not a refusal to give."""
+    if not store.counts()["articles"]:
+        raise NewsqaError(f"the index at {store.path.absolute()} is empty: it holds no articles",
+                          hint=f"add some with `newsqa ingest PATH --index {store.path.name}`")
+
+
 def _date(value: str | None, flag: str) -> str | None:
     if value is None:
         return None
@@ -216,6 +223,8 @@ def ingest(
             raise NewsqaError(f"--precision {precision!r} is not int8 or fp32",
                               hint="use --precision int8 (the default) or --precision fp32")
         embedder = _default_embedder()
+        new_index = not Index.exists(index_dir / index)
+        made = [p for p in (index_dir / index, *(index_dir / index).parents) if not p.exists()]
         with Index.open(index_dir / index, _spec(embedder, precision or "int8"), create=True,
                         write=True) as store:
             if precision is not None and precision != store.precision:
@@ -243,7 +252,16 @@ def ingest(
                                         address=None if ray == "local" else ray,
                                         workers=workers, fields=fields, rescan=rescan,
                                         on_article=tick)
-            render_ingest(console, report, str(store.path))
+            if new_index and not store.counts()["articles"]:
+                # Nothing stored: leave no empty index behind (a mistyped path would make one
+                # that refuses every question), nor the folders made for it.
+                store.discard()
+                for folder in made:
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()
+                render_ingest(console, report, None)
+            else:
+                render_ingest(console, report, str(store.path.absolute()))
         if report.rejected:
             raise typer.Exit(2)
 
@@ -284,6 +302,7 @@ def ask(
         generator, _ = _answerer(model, llm, models_dir)
         embedder = _default_embedder()
         with Index.open(index_dir / index, _spec(embedder)) as store:
+            _require_articles(store)
             _fit(embedder, store)
             _attach_store(store, store_uri)
             if as_json:
@@ -315,6 +334,7 @@ def repl(
         generator, _ = _answerer(model, llm, models_dir)
         embedder = _default_embedder()
         with Index.open(index_dir / index, _spec(embedder)) as store:
+            _require_articles(store)
             _fit(embedder, store)
             _attach_store(store, store_uri)
             session = Session(index=store, embedder=embedder, generator=generator,
@@ -401,6 +421,7 @@ def evaluate(
             "questions": str(questions), "index": str(index_dir / index), "k": k,
             "model": model_name, "filters": [filters.since, filters.until, filters.source]}
         with Index.open(index_dir / index, _spec(embedder)) as store:
+            _require_articles(store)
             _fit(embedder, store)
             _attach_store(store, store_uri)
             settings["vector_store"] = store.vector_store.uri if store.vector_store else "faiss"

@@ -130,7 +130,8 @@ def render_report(console: Console, report: dict[str, Any]) -> None:
     console.print(table)
 
 
-def render_ingest(console: Console, report: IngestReport, index_path: str) -> None:
+def render_ingest(console: Console, report: IngestReport, index_path: str | None) -> None:
+    """The ingest summary; `index_path` None when nothing was stored and no index was made."""
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_row("files read", str(report.files))
     if report.files_unchanged:
@@ -153,7 +154,10 @@ def render_ingest(console: Console, report: IngestReport, index_path: str) -> No
     for line in _capped([f"[red]rejected[/] {escape(r.where())}: {escape(r.reason)}"
                          for r in report.rejected], "rejected"):
         console.print(line)
-    console.print(f"[dim]index: {escape(index_path)}[/]")
+    if index_path is None:
+        console.print("[dim]nothing was stored, so no index was made[/]")
+    else:
+        console.print(f"[dim]index: {escape(index_path)}[/]")
 
 
 def _capped(lines: list[str], what: str, limit: int = 20) -> list[str]:

@@ -462,6 +462,26 @@ class Index:
         """Refuse an embedder other than the one the index was built with."""
         self._check_embedder(self.path, self.manifest, embedder)
 
+    @staticmethod
+    def exists(path: Path) -> bool:
+        return (path / MANIFEST).is_file()
+
+    def discard(self) -> None:
+        """Close the index and delete its files (not its folder): for an index this process
+        made and stored nothing in. They are deleted while the lock is still held, so no other
+        writer can have begun meanwhile."""
+        if self._lock is None:
+            raise ValueError("discarding an index needs its write lock")
+        if self.vector_store is not None:
+            self.vector_store.close()
+            self.vector_store = None
+        self.conn.close()
+        for name in (MANIFEST, DATABASE, f"{DATABASE}-wal", f"{DATABASE}-shm", VECTORS):
+            (self.path / name).unlink(missing_ok=True)
+        (self.path / LOCK).unlink(missing_ok=True)
+        self._lock.close()
+        self._lock = None
+
     def close(self) -> None:
         if self.vector_store is not None:
             self.vector_store.close()

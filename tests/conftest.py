@@ -106,6 +106,20 @@ def open_index(path: Path, embedder: FakeEmbedder, write: bool = True) -> Index:
                       ChunkParams(max_words=30, overlap_sentences=1), create=write, write=write)
 
 
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """The real CLI with the fake embedder and generator, in an empty working folder."""
+    import qa.cli
+
+    generator = FakeGenerator({"bases": "Khmeimim", "Turkey": "Turkey"})
+    monkeypatch.setattr(qa.cli, "_default_embedder", FakeEmbedder)
+    monkeypatch.setattr(qa.cli, "_generator", lambda path: generator)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NEWSQA_MODEL", raising=False)
+    monkeypatch.delenv("NEWSQA_INDEX_DIR", raising=False)
+    return tmp_path
+
+
 def run_newsqa(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The real `newsqa` command in `cwd`, free of the caller's NEWSQA_ settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSQA_")}

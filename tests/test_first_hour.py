@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from qa.cli import app
 from qa.readers import read_path
 from qa.records import Article
 
@@ -72,3 +73,33 @@ def test_a_body_that_opens_with_by_is_not_a_byline(tmp_path: Path) -> None:
     article = _article(tmp_path / "a.txt", "Ferry adds sailings\n\nBy the end of March, "
                        "the ferry will run two extra sailings a day.\n")
     assert article.authors == () and article.text.startswith("By the end of March")
+
+
+def _ingest_folder(folder: Path) -> None:
+    folder.mkdir()
+    (folder / "dated.txt").write_text("Ferry adds sailings\nMarch 3, 2025\n\n" + BODY,
+                                      encoding="utf-8")
+    (folder / "undated.txt").write_text("Library opens late\n\nThe Riverton library will "
+                                        "open until 9 p.m. on Thursdays.\n", encoding="utf-8")
+    (folder / "dateline.txt").write_text("Bridge repairs\n\nRIVERTON, Dec. 5 - The Mill "
+                                         "Street bridge closes for repairs next week.\n",
+                                         encoding="utf-8")
+    os.utime(folder / "dateline.txt", (datetime(2025, 1, 10).timestamp(),) * 2)
+
+
+def test_a_mistyped_path_makes_no_index(cli: Path) -> None:
+    result = runner.invoke(app, ["ingest", "nwes", "--index", "mine"])
+    assert result.exit_code == 2
+    assert "no such file" in result.output
+    assert "nothing was stored, so no index was made" in result.output
+    assert not (cli / "indexes").exists()
+    # Nor does a folder holding nothing newsqa reads.
+    (cli / "photos").mkdir()
+    (cli / "photos" / "a.png").write_bytes(b"\x89PNG")
+    assert runner.invoke(app, ["ingest", "photos", "--index", "mine"]).exit_code == 0
+    assert not (cli / "indexes").exists()
+    # An index that exists stays, even when a run adds nothing to it.
+    _ingest_folder(cli / "news")
+    assert runner.invoke(app, ["ingest", "news", "--index", "mine"]).exit_code == 0
+    assert runner.invoke(app, ["ingest", "nwes", "--index", "mine"]).exit_code == 2
+    assert (cli / "indexes" / "mine" / "manifest.json").is_file()

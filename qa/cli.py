@@ -68,6 +68,9 @@ def _root(ctx: typer.Context,
           debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
     """Bare `newsqa` opens the REPL on a terminal, and prints this help elsewhere."""
     ctx.obj = Settings(debug=debug)
+    # Output read by a program or pasted from a pipe keeps its lines whole: a URL or a path
+    # wrapped at 80 columns is no longer one.
+    console.soft_wrap = not console.is_terminal
     if ctx.invoked_subcommand is None:
         if sys.stdin.isatty() and sys.stdout.isatty():
             ctx.invoke(repl, ctx)

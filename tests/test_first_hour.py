@@ -6,6 +6,7 @@ needs to know."""
 from __future__ import annotations
 
 import os
+import subprocess
 from datetime import datetime
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from typer.testing import CliRunner
 from qa.cli import app
 from qa.readers import read_path
 from qa.records import Article
+from tests.fake_cli import command, environment
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[1]
@@ -103,3 +105,21 @@ def test_a_mistyped_path_makes_no_index(cli: Path) -> None:
     assert runner.invoke(app, ["ingest", "news", "--index", "mine"]).exit_code == 0
     assert runner.invoke(app, ["ingest", "nwes", "--index", "mine"]).exit_code == 2
     assert (cli / "indexes" / "mine" / "manifest.json").is_file()
+
+
+def test_piped_output_keeps_long_paths_whole(tmp_path: Path) -> None:
+    deep = tmp_path / ("a-folder-with-a-rather-long-name-" * 3) / "missing-article.txt"
+    env = {k: v for k, v in environment().items() if k != "COLUMNS"}
+    result = subprocess.run(command("ingest", str(deep)), cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2, result.stderr
+    assert f"rejected {deep}: no such file or folder" in result.stdout.splitlines()
+
+
+def test_models_lists_paths_whole_when_piped(cli: Path) -> None:
+    models = cli / ("models-of-a-newcomer-with-a-long-folder-name-" * 2)
+    models.mkdir()
+    (models / "mine.gguf").write_bytes(b"GGUF" + b"\0" * 16)
+    result = runner.invoke(app, ["models", "--models-dir", str(models)])
+    assert result.exit_code == 0, result.output
+    assert any(line.endswith(str(models / "mine.gguf")) for line in result.output.splitlines())

@@ -497,9 +497,16 @@ def index_info(
             sys.stdout.write(json.dumps(info) + "\n")
             return
         console.print(f"[bold]{info['path']}[/]")
+        if not info["articles"]:
+            console.print(f"empty: no articles yet (`newsqa ingest PATH --index {index}` adds "
+                          "some)")
+            return
+        first, last = info["dates"]
+        dates = f"dates {first} to {last}" if first else "no dates"
+        if info["undated"]:
+            dates += f", {info['undated']} undated"
         console.print(f"articles {info['articles']}, chunks {info['chunks']}, "
-                      f"syndicated copies {info['copies']}, "
-                      f"dates {info['dates'][0]} to {info['dates'][1]}")
+                      f"syndicated copies {info['copies']}, {dates}")
         console.print(f"embedder {info['embedder']['name']} (dim {info['embedder']['dim']}, "
                       f"{info['embedder'].get('precision', 'fp32')}), "
                       f"chunks of at most {info['chunking']['max_words']} words")

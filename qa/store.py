@@ -1097,7 +1097,8 @@ class Index:
 
     def info(self) -> dict[str, Any]:
         counts = self.counts()
-        first, last = self.conn.execute("SELECT min(day), max(day) FROM articles").fetchone()
+        first, last, undated = self.conn.execute(
+            "SELECT min(day), max(day), count(*) - count(day) FROM articles").fetchone()
         outlets = self.conn.execute(
             "SELECT coalesce(source, '(unknown)'), count(*) FROM articles GROUP BY 1 "
             "ORDER BY 2 DESC, 1"
@@ -1117,6 +1118,7 @@ class Index:
             "chunks": counts["chunks"],
             "copies": int(copies),
             "dates": [first, last],
+            "undated": int(undated),
             "outlets": {str(name): int(n) for name, n in outlets},
             "copy_outlets": {str(name): int(n) for name, n in copy_outlets},
             "size_bytes": size,

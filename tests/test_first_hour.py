@@ -5,7 +5,9 @@ needs to know."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 from datetime import datetime
 from pathlib import Path
@@ -89,6 +91,20 @@ def _ingest_folder(folder: Path) -> None:
     os.utime(folder / "dateline.txt", (datetime(2025, 1, 10).timestamp(),) * 2)
 
 
+def test_the_ingest_summary_and_index_info_count_the_undated(cli: Path) -> None:
+    _ingest_folder(cli / "news")
+    result = runner.invoke(app, ["ingest", "news"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^undated\s+1 \(no date found", result.output, re.M), result.output
+    assert re.search(r"^undated \S*news/undated\.txt$", result.output, re.M)
+    assert re.search(r"^dated \S*news/dateline\.txt 2024-12-05 from its dateline, the year from "
+                     r"the file's modification time$", result.output, re.M)
+    assert f"index: {cli / 'indexes' / 'default'}" in result.output  # where it is, in full
+    info = runner.invoke(app, ["index", "info"]).output
+    assert "dates 2024-12-05 to 2025-03-03, 1 undated" in info
+    assert json.loads(runner.invoke(app, ["index", "info", "--json"]).stdout)["undated"] == 1
+
+
 def test_a_mistyped_path_makes_no_index(cli: Path) -> None:
     result = runner.invoke(app, ["ingest", "nwes", "--index", "mine"])
     assert result.exit_code == 2
@@ -105,6 +121,19 @@ def test_a_mistyped_path_makes_no_index(cli: Path) -> None:
     assert runner.invoke(app, ["ingest", "news", "--index", "mine"]).exit_code == 0
     assert runner.invoke(app, ["ingest", "nwes", "--index", "mine"]).exit_code == 2
     assert (cli / "indexes" / "mine" / "manifest.json").is_file()
+
+
+def test_an_empty_index_says_it_is_empty(cli: Path, archive: Path) -> None:
+    assert runner.invoke(app, ["ingest", str(archive)]).exit_code == 0
+    removed = runner.invoke(app, ["rm", "--source", "Harbor Ledger", "--source",
+                                  "Evening Dispatch", "--source", "Lakeside Courier"])
+    assert "the index now holds 0" in removed.output, removed.output
+    info = runner.invoke(app, ["index", "info"])
+    assert info.exit_code == 0 and "empty: no articles yet" in info.output
+    assert "None" not in info.output
+    asked = runner.invoke(app, ["ask", "Who won the marathon?"])
+    assert asked.exit_code == 1 and "is empty: it holds no articles" in asked.stderr
+    assert "newsqa ingest PATH --index default" in asked.stderr
 
 
 def test_piped_output_keeps_long_paths_whole(tmp_path: Path) -> None:

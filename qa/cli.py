@@ -33,7 +33,8 @@ errors = Console(stderr=True)
 IndexName = Annotated[str, typer.Option("--index", help="Index name, a folder in the index dir.")]
 IndexDir = Annotated[
     Path,
-    typer.Option("--index-dir", envvar="NEWSQA_INDEX_DIR", help="Folder that holds the indexes."),
+    typer.Option("--index-dir", envvar="NEWSQA_INDEX_DIR", help=(
+        "Folder that holds the indexes; a relative one is relative to the working folder.")),
 ]
 ModelsDir = Annotated[
     Path,

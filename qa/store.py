@@ -301,6 +301,23 @@ def _damaged(path: Path | None, what: str) -> NewsqaError:
                             "new --index if the store itself is damaged")
 
 
+def _missing(path: Path) -> NewsqaError:
+    """No index at `path`: where that is (a relative index folder is relative to the working
+    folder), the indexes its folder does hold, and how to point at the right one."""
+    folder = path.parent
+    here = sorted(p.name for p in folder.iterdir() if (p / MANIFEST).is_file()) \
+        if folder.is_dir() else []
+    where = f"no index at {path.absolute()}"
+    if not path.is_absolute():
+        where += f" ({path} in the working folder {Path.cwd()})"
+    if here:
+        return NewsqaError(where, hint=f"{folder} holds {', '.join(here)}: pick one with "
+                           "--index NAME, or make this one with `newsqa ingest PATH`")
+    return NewsqaError(where, hint="if you ingested from another folder, point at its indexes "
+                       "with --index-dir DIR or NEWSQA_INDEX_DIR=DIR; else make one with "
+                       "`newsqa ingest PATH`")
+
+
 def fts_query(text: str) -> str | None:
     """An FTS5 OR-query of the content words of `text`, each quoted so none is an operator."""
     words = dict.fromkeys(t for t in tokens(text) if t not in STOPWORDS)
@@ -334,10 +351,7 @@ class Index:
         manifest_path = path / MANIFEST
         if not manifest_path.exists():
             if not create:
-                raise NewsqaError(
-                    f"no index at {path}",
-                    hint="run `newsqa ingest PATH` first, or pick another with --index/--index-dir",
-                )
+                raise _missing(path)
             path.mkdir(parents=True, exist_ok=True)
         lock = cls._take_lock(path) if write else None
         if lock is not None:  # a writer killed half-way through a file leaves its temporary

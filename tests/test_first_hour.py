@@ -136,6 +136,18 @@ def test_an_empty_index_says_it_is_empty(cli: Path, archive: Path) -> None:
     assert "newsqa ingest PATH --index default" in asked.stderr
 
 
+def test_a_missing_index_says_where_it_looked_and_how_to_point_at_one(cli: Path) -> None:
+    result = runner.invoke(app, ["ask", "Who runs the ferry?"])
+    assert result.exit_code == 1
+    assert f"no index at {cli / 'indexes' / 'default'}" in result.stderr
+    assert "working folder" in result.stderr
+    assert "--index-dir" in result.stderr and "NEWSQA_INDEX_DIR" in result.stderr
+    _ingest_folder(cli / "news")
+    runner.invoke(app, ["ingest", "news", "--index", "local"])
+    result = runner.invoke(app, ["index", "info", "--index", "lokal"])
+    assert result.exit_code == 1 and "holds local: pick one with --index" in result.stderr
+
+
 def test_piped_output_keeps_long_paths_whole(tmp_path: Path) -> None:
     deep = tmp_path / ("a-folder-with-a-rather-long-name-" * 3) / "missing-article.txt"
     env = {k: v for k, v in environment().items() if k != "COLUMNS"}

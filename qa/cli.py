@@ -292,7 +292,7 @@ def ask(
     models_dir: ModelsDir = Path("models"),
 ) -> None:
     """Answer a question from the archive, with verified citations."""
-    from qa.answer import AskParams
+    from qa.answer import AskParams, check_question
     from qa.answer import ask as run_ask
     from qa.records import Filters
     from qa.render import ask_streaming, render_answer
@@ -300,9 +300,10 @@ def ask(
     from qa.store import Index
 
     with _user_errors(ctx):
+        params = AskParams(retrieve=replace(RetrieveParams(), k=k))
+        question = check_question(question, params)
         filters = Filters(since=_date(since, "--since"), until=_date(until, "--until"),
                           source=source).ending(_date(as_of, "--as-of"))
-        params = AskParams(retrieve=replace(RetrieveParams(), k=k))
         generator, _ = _answerer(model, llm, models_dir)
         embedder = _default_embedder()
         with Index.open(index_dir / index, _spec(embedder)) as store:

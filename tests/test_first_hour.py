@@ -148,6 +148,13 @@ def test_a_missing_index_says_where_it_looked_and_how_to_point_at_one(cli: Path)
     assert result.exit_code == 1 and "holds local: pick one with --index" in result.stderr
 
 
+def test_the_question_is_checked_before_the_index_is_opened(cli: Path) -> None:
+    for question, error in (("   ", "the question is empty"), ("???", "has no words")):
+        result = runner.invoke(app, ["ask", question])
+        assert result.exit_code == 1 and error in result.stderr
+        assert "no index" not in result.stderr
+
+
 def test_piped_output_keeps_long_paths_whole(tmp_path: Path) -> None:
     deep = tmp_path / ("a-folder-with-a-rather-long-name-" * 3) / "missing-article.txt"
     env = {k: v for k, v in environment().items() if k != "COLUMNS"}

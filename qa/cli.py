@@ -14,17 +14,44 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from typer.core import TyperCommand, TyperGroup
 
 from qa.errors import NewsqaError
 from qa.interrupts import keep_lost, stop_if_interrupted
 
+
+# Flags read as flags: typer 0.29 writes a type after every option in --help, flags included
+# (`--debug <bool>`, `--help <bool>`), as if they took a value; an empty metavar leaves it out
+# (0.28 and earlier show none), for our flags through `flag` and for --help through these.
+def _as_flag(option: Any) -> Any:
+    if option is not None:
+        option.metavar = ""
+    return option
+
+
+class _Command(TyperCommand):
+    def get_help_option(self, ctx: Any) -> Any:
+        return _as_flag(super().get_help_option(ctx))
+
+
+class _Group(TyperGroup):
+    def get_help_option(self, ctx: Any) -> Any:
+        return _as_flag(super().get_help_option(ctx))
+
+
+def flag(*names: str, help: str) -> Any:
+    """A bool option, shown in --help as a flag (see `_as_flag`)."""
+    return typer.Option(*names, help=help, metavar="")
+
+
 app = typer.Typer(
     name="newsqa",
+    cls=_Group,
     add_completion=False,
     rich_markup_mode="rich",
     help="Answer questions about a local news archive, with citations a reader can check.",
 )
-index_app = typer.Typer(no_args_is_help=True, help="What an index holds.")
+index_app = typer.Typer(cls=_Group, no_args_is_help=True, help="What an index holds.")
 app.add_typer(index_app, name="index")
 
 console = Console()
@@ -66,7 +93,7 @@ class Settings:
 
 @app.callback(invoke_without_command=True)
 def _root(ctx: typer.Context,
-          debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
+          debug: Annotated[bool, flag("--debug", help="Show tracebacks.")] = False) -> None:
     """Bare `newsqa` opens the REPL on a terminal, and prints this help elsewhere."""
     ctx.obj = Settings(debug=debug)
     # Output read by a program or pasted from a pipe keeps its lines whole: a URL or a path
@@ -176,18 +203,18 @@ def _date(value: str | None, flag: str) -> str | None:
 SAMPLE = files("qa") / "sample" / "archive.jsonl"
 
 
-@app.command()
+@app.command(cls=_Command)
 def ingest(
     ctx: typer.Context,
     paths: Annotated[list[Path] | None, typer.Argument(
         help="Files or folders: JSONL, text/Markdown, HTML, RSS/Atom, WARC (any of them gzipped).",
         show_default=False)] = None,
-    sample: Annotated[bool, typer.Option("--sample", help="Ingest the bundled sample archive.")
+    sample: Annotated[bool, flag("--sample", help="Ingest the bundled sample archive.")
                       ] = False,
     field: Annotated[list[str] | None, typer.Option("--field", help=(
         "FIELD=COLUMN: read an article field from another JSONL column, e.g. "
         "text=article_body (repeatable)."))] = None,
-    rescan: Annotated[bool, typer.Option("--rescan", help=(
+    rescan: Annotated[bool, flag("--rescan", help=(
         "Read every file again, even those unchanged since an earlier run read them."))
                       ] = False,
     ray: Annotated[str | None, typer.Option("--ray", metavar="ADDRESS", help=(
@@ -270,7 +297,7 @@ def ingest(
             raise typer.Exit(2)
 
 
-@app.command()
+@app.command(cls=_Command)
 def ask(
     ctx: typer.Context,
     question: Annotated[str, typer.Argument(help="The question, in quotes.")],
@@ -284,7 +311,7 @@ def ask(
                                                "of its name).")] = None,
     k: Annotated[int, typer.Option("--k", help="How many articles to retrieve.")] = 5,
     model: ModelOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: Annotated[bool, flag("--json", help="Print one JSON object.")] = False,
     llm: LlmOpt = None,
     store_uri: StoreOpt = None,
     index: IndexName = "default",
@@ -320,7 +347,7 @@ def ask(
             render_answer(console, answer)
 
 
-@app.command()
+@app.command(cls=_Command)
 def repl(
     ctx: typer.Context,
     model: ModelOpt = None,
@@ -375,7 +402,7 @@ def _answerer(model: Path | None, llm: str | None, models_dir: Path) -> tuple[An
     return _generator(choice.path), choice.path.name
 
 
-@app.command("eval")
+@app.command("eval", cls=_Command)
 def evaluate(
     ctx: typer.Context,
     questions: Annotated[Path, typer.Argument(help="Question file: .txt (one a line) or .jsonl.")],
@@ -388,7 +415,8 @@ def evaluate(
     until: Annotated[str | None, typer.Option(help="Only articles published on or before.")
                      ] = None,
     source: Annotated[str | None, typer.Option(help="Only this outlet.")] = None,
-    restart: Annotated[bool, typer.Option(help="Discard answers already in --out.")] = False,
+    restart: Annotated[bool, flag("--restart/--no-restart",
+                                  help="Discard answers already in --out.")] = False,
     model: ModelOpt = None,
     llm: LlmOpt = None,
     store_uri: StoreOpt = None,
@@ -454,7 +482,7 @@ def evaluate(
                 console.print(f"report: {out / 'report.md'}, {out / 'report.png'}")
 
 
-@app.command()
+@app.command(cls=_Command)
 def models(
     ctx: typer.Context,
     model: ModelOpt = None,
@@ -481,12 +509,12 @@ def models(
         console.print(f"[dim]* in use ({choice.why})[/]")
 
 
-@index_app.command("info")
+@index_app.command("info", cls=_Command)
 def index_info(
     ctx: typer.Context,
     index: IndexName = "default",
     index_dir: IndexDir = Path("indexes"),
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: Annotated[bool, flag("--json", help="Print one JSON object.")] = False,
     store_uri: StoreOpt = None,
 ) -> None:
     """Articles, chunks, outlets, dates, embedder and vector store of an index."""
@@ -528,11 +556,11 @@ def index_info(
                           f"{vectors['chunks']} vectors at generation {vectors['generation']}")
 
 
-@index_app.command("doctor")
+@index_app.command("doctor", cls=_Command)
 def index_doctor(
     ctx: typer.Context,
-    repair: Annotated[bool, typer.Option(help="Rebuild what can be rebuilt from the store.")
-                      ] = False,
+    repair: Annotated[bool, flag("--repair/--no-repair",
+                                 help="Rebuild what can be rebuilt from the store.")] = False,
     store_uri: StoreOpt = None,
     index: IndexName = "default",
     index_dir: IndexDir = Path("indexes"),
@@ -562,11 +590,11 @@ def index_doctor(
         raise typer.Exit(1)
 
 
-@index_app.command("sync")
+@index_app.command("sync", cls=_Command)
 def index_sync(
     ctx: typer.Context,
     store_uri: StoreOpt = None,
-    full: Annotated[bool, typer.Option("--full", help=(
+    full: Annotated[bool, flag("--full", help=(
         "Write every vector afresh, not only what changed since the last sync."))] = False,
     index: IndexName = "default",
     index_dir: IndexDir = Path("indexes"),
@@ -586,7 +614,7 @@ def index_sync(
                       f"{store.generation()} ({time.perf_counter() - started:.1f} s)")
 
 
-@app.command("rm")
+@app.command("rm", cls=_Command)
 def remove(
     ctx: typer.Context,
     ids: Annotated[list[str] | None, typer.Option("--id", help="Article id (repeatable).")

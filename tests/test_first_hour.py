@@ -171,3 +171,12 @@ def test_models_lists_paths_whole_when_piped(cli: Path) -> None:
     result = runner.invoke(app, ["models", "--models-dir", str(models)])
     assert result.exit_code == 0, result.output
     assert any(line.endswith(str(models / "mine.gguf")) for line in result.output.splitlines())
+
+
+@pytest.mark.parametrize("args", [[], ["ingest"], ["ask"], ["eval"], ["index", "info"],
+                                  ["index", "doctor"], ["index", "sync"]])
+def test_flags_read_as_flags_in_help(args: list[str]) -> None:
+    result = runner.invoke(app, [*args, "--help"])
+    assert result.exit_code == 0
+    assert "<bool>" not in result.output
+    assert "--help" in result.output

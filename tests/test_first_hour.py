@@ -9,6 +9,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -180,3 +181,18 @@ def test_flags_read_as_flags_in_help(args: list[str]) -> None:
     assert result.exit_code == 0
     assert "<bool>" not in result.output
     assert "--help" in result.output
+
+
+def test_loading_a_model_leaves_no_unclosed_file(tmp_path: Path) -> None:
+    """llama_cpp opens /dev/null twice on import and never closes it; newsqa closes it at exit
+    (a ResourceWarning otherwise, in every test run that loads a model)."""
+    model = tmp_path / "broken.gguf"
+    model.write_bytes(b"GGUF\x03\x00\x00\x00" + b"\0" * 64)
+    probe = ("from pathlib import Path\nfrom qa.errors import NewsqaError\n"
+             "from qa.generators import LlamaGenerator\n"
+             f"try:\n    LlamaGenerator(Path({str(model)!r})).load()\n"
+             "except NewsqaError:\n    print('refused')\n")
+    result = subprocess.run([sys.executable, "-W", "always::ResourceWarning", "-c", probe],
+                            capture_output=True, text=True, env=environment(), timeout=300)
+    assert result.stdout.strip() == "refused", result.stderr
+    assert "ResourceWarning" not in result.stderr, result.stderr

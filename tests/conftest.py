@@ -21,8 +21,9 @@ from qa.text import content_terms
 # the child of a later fork (pexpect's), where they meet closed descriptors and can kill it.
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
+# The project's shared data, beside the repository (not shipped with it): tests that need it
+# name the missing path when they skip.
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-SEED_ARTICLE = SHARED / "seed" / "kyiv-independent-2024-12-09.txt"
 SEED_QUESTIONS = SHARED / "seed" / "questions.jsonl"
 
 

@@ -196,3 +196,12 @@ def test_loading_a_model_leaves_no_unclosed_file(tmp_path: Path) -> None:
                             capture_output=True, text=True, env=environment(), timeout=300)
     assert result.stdout.strip() == "refused", result.stderr
     assert "ResourceWarning" not in result.stderr, result.stderr
+
+
+def test_the_readmes_tell_a_newcomer_what_to_expect() -> None:
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    for fact in ("a C++ compiler and cmake", "Python 3.11", "about 20 minutes", "2 GB",
+                 "quiet machine", "NEWSQA_INDEX_DIR"):
+        assert fact in readme, fact
+    models = " ".join((REPO / "models" / "README.md").read_text(encoding="utf-8").split())
+    assert models.index("Gemma 3 270M") < models.index("SmolLM2")  # the default, then fallback

@@ -46,9 +46,14 @@ class AskParams:
 
 
 def check_question(question: str, params: AskParams) -> str:
+    """The question with its white space normalised, or the error that says what is wrong
+    with it (checked before any index or model is opened)."""
     question = " ".join(question.split())
     if not question:
         raise NewsqaError("the question is empty", hint='ask something, e.g. newsqa ask "..."')
+    if not any(c.isalnum() for c in question):
+        raise NewsqaError(f"the question {question[:40]!r} has no words",
+                          hint='ask in words, e.g. newsqa ask "Who won the marathon?"')
     if len(question) > MAX_QUESTION_CHARS:
         raise NewsqaError(
             f"the question is {len(question):,} characters long (at most {MAX_QUESTION_CHARS:,})",

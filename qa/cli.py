@@ -14,18 +14,45 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from typer.core import TyperCommand, TyperGroup
 
 from qa.errors import NewsqaError
 from qa.interrupts import keep_lost, stop_if_interrupted
 from qa.terminal import SafeConsole, shown
 
+
+# Flags read as flags: typer 0.29 writes a type after every option in --help, flags included
+# (`--debug <bool>`, `--help <bool>`), as if they took a value; an empty metavar leaves it out
+# (0.28 and earlier show none), for our flags through `flag` and for --help through these.
+def _as_flag(option: Any) -> Any:
+    if option is not None:
+        option.metavar = ""
+    return option
+
+
+class _Command(TyperCommand):
+    def get_help_option(self, ctx: Any) -> Any:
+        return _as_flag(super().get_help_option(ctx))
+
+
+class _Group(TyperGroup):
+    def get_help_option(self, ctx: Any) -> Any:
+        return _as_flag(super().get_help_option(ctx))
+
+
+def flag(*names: str, help: str) -> Any:
+    """A bool option, shown in --help as a flag (see `_as_flag`)."""
+    return typer.Option(*names, help=help, metavar="")
+
+
 app = typer.Typer(
     name="newsqa",
+    cls=_Group,
     add_completion=False,
     rich_markup_mode="rich",
     help="Answer questions about a local news archive, with citations a reader can check.",
 )
-index_app = typer.Typer(no_args_is_help=True, help="What an index holds.")
+index_app = typer.Typer(cls=_Group, no_args_is_help=True, help="What an index holds.")
 app.add_typer(index_app, name="index")
 
 # Every string printed goes through qa.terminal.shown: nothing read from a file, a name or an
@@ -36,7 +63,8 @@ errors = SafeConsole(stderr=True)
 IndexName = Annotated[str, typer.Option("--index", help="Index name, a folder in the index dir.")]
 IndexDir = Annotated[
     Path,
-    typer.Option("--index-dir", envvar="NEWSQA_INDEX_DIR", help="Folder that holds the indexes."),
+    typer.Option("--index-dir", envvar="NEWSQA_INDEX_DIR", help=(
+        "Folder that holds the indexes; a relative one is relative to the working folder.")),
 ]
 ModelsDir = Annotated[
     Path,
@@ -68,9 +96,12 @@ class Settings:
 
 @app.callback(invoke_without_command=True)
 def _root(ctx: typer.Context,
-          debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
+          debug: Annotated[bool, flag("--debug", help="Show tracebacks.")] = False) -> None:
     """Bare `newsqa` opens the REPL on a terminal, and prints this help elsewhere."""
     ctx.obj = Settings(debug=debug)
+    # Output read by a program or pasted from a pipe keeps its lines whole: a URL or a path
+    # wrapped at 80 columns is no longer one.
+    console.soft_wrap = not console.is_terminal
     if ctx.invoked_subcommand is None:
         if sys.stdin.isatty() and sys.stdout.isatty():
             ctx.invoke(repl, ctx)
@@ -154,6 +185,13 @@ def _attach_store(store: Any, flag: str | None) -> None:
     store.attach(vector_store(str(uri), store.path.name))
 
 
+def _require_articles(store: Any) -> None:
+    """A question to an empty index is a mistake to say, not a refusal to give."""
+    if not store.counts()["articles"]:
+        raise NewsqaError(f"the index at {store.path.absolute()} is empty: it holds no articles",
+                          hint=f"add some with `newsqa ingest PATH --index {store.path.name}`")
+
+
 def _date(value: str | None, flag: str) -> str | None:
     if value is None:
         return None
@@ -168,18 +206,18 @@ def _date(value: str | None, flag: str) -> str | None:
 SAMPLE = files("qa") / "sample" / "archive.jsonl"
 
 
-@app.command()
+@app.command(cls=_Command)
 def ingest(
     ctx: typer.Context,
     paths: Annotated[list[Path] | None, typer.Argument(
         help="Files or folders: JSONL, text/Markdown, HTML, RSS/Atom, WARC (any of them gzipped).",
         show_default=False)] = None,
-    sample: Annotated[bool, typer.Option("--sample", help="Ingest the bundled sample archive.")
+    sample: Annotated[bool, flag("--sample", help="Ingest the bundled sample archive.")
                       ] = False,
     field: Annotated[list[str] | None, typer.Option("--field", help=(
         "FIELD=COLUMN: read an article field from another JSONL column, e.g. "
         "text=article_body (repeatable)."))] = None,
-    rescan: Annotated[bool, typer.Option("--rescan", help=(
+    rescan: Annotated[bool, flag("--rescan", help=(
         "Read every file again, even those unchanged since an earlier run read them."))
                       ] = False,
     follow_links: Annotated[bool, typer.Option("--follow-links", help=(
@@ -222,8 +260,11 @@ def ingest(
             raise NewsqaError(f"--precision {precision!r} is not int8 or fp32",
                               hint="use --precision int8 (the default) or --precision fp32")
         embedder = _default_embedder()
-        with Index.open(index_folder(index_dir, index), _spec(embedder, precision or "int8"),
-                        create=True, write=True) as store:
+        folder = index_folder(index_dir, index)
+        new_index = not Index.exists(folder)
+        made = [p for p in (folder, *folder.parents) if not p.exists()]
+        with Index.open(folder, _spec(embedder, precision or "int8"), create=True,
+                        write=True) as store:
             if precision is not None and precision != store.precision:
                 raise NewsqaError(f"the index at {store.path} holds {store.precision} vectors",
                                   hint="drop --precision, or ingest into a new --index")
@@ -251,12 +292,21 @@ def ingest(
                                         address=None if ray == "local" else ray,
                                         workers=workers, fields=fields, rescan=rescan,
                                         follow_links=follow_links, on_article=tick)
-            render_ingest(console, report, str(store.path))
+            if new_index and not store.counts()["articles"]:
+                # Nothing stored: leave no empty index behind (a mistyped path would make one
+                # that refuses every question), nor the folders made for it.
+                store.discard()
+                for folder in made:
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()
+                render_ingest(console, report, None)
+            else:
+                render_ingest(console, report, str(store.path.absolute()))
         if report.rejected:
             raise typer.Exit(2)
 
 
-@app.command()
+@app.command(cls=_Command)
 def ask(
     ctx: typer.Context,
     question: Annotated[str, typer.Argument(help="The question, in quotes.")],
@@ -270,7 +320,7 @@ def ask(
                                                "of its name).")] = None,
     k: Annotated[int, typer.Option("--k", help="How many articles to retrieve.")] = 5,
     model: ModelOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: Annotated[bool, flag("--json", help="Print one JSON object.")] = False,
     llm: LlmOpt = None,
     store_uri: StoreOpt = None,
     index: IndexName = "default",
@@ -278,7 +328,7 @@ def ask(
     models_dir: ModelsDir = Path("models"),
 ) -> None:
     """Answer a question from the archive, with verified citations."""
-    from qa.answer import AskParams
+    from qa.answer import AskParams, check_question
     from qa.answer import ask as run_ask
     from qa.records import Filters
     from qa.render import ask_streaming, render_answer
@@ -286,12 +336,14 @@ def ask(
     from qa.store import Index, index_folder
 
     with _user_errors(ctx):
+        params = AskParams(retrieve=replace(RetrieveParams(), k=k))
+        question = check_question(question, params)
         filters = Filters(since=_date(since, "--since"), until=_date(until, "--until"),
                           source=source).ending(_date(as_of, "--as-of"))
-        params = AskParams(retrieve=replace(RetrieveParams(), k=k))
         generator, _ = _answerer(model, llm, models_dir)
         embedder = _default_embedder()
         with Index.open(index_folder(index_dir, index), _spec(embedder)) as store:
+            _require_articles(store)
             _fit(embedder, store)
             _attach_store(store, store_uri)
             if as_json:
@@ -304,7 +356,7 @@ def ask(
             render_answer(console, answer)
 
 
-@app.command()
+@app.command(cls=_Command)
 def repl(
     ctx: typer.Context,
     model: ModelOpt = None,
@@ -323,6 +375,7 @@ def repl(
         generator, _ = _answerer(model, llm, models_dir)
         embedder = _default_embedder()
         with Index.open(index_folder(index_dir, index), _spec(embedder)) as store:
+            _require_articles(store)
             _fit(embedder, store)
             _attach_store(store, store_uri)
             session = Session(index=store, embedder=embedder, generator=generator,
@@ -358,7 +411,7 @@ def _answerer(model: Path | None, llm: str | None, models_dir: Path) -> tuple[An
     return _generator(choice.path), choice.path.name
 
 
-@app.command("eval")
+@app.command("eval", cls=_Command)
 def evaluate(
     ctx: typer.Context,
     questions: Annotated[Path, typer.Argument(help="Question file: .txt (one a line) or .jsonl.")],
@@ -373,7 +426,8 @@ def evaluate(
     until: Annotated[str | None, typer.Option(help="Only articles published on or before.")
                      ] = None,
     source: Annotated[str | None, typer.Option(help="Only this outlet.")] = None,
-    restart: Annotated[bool, typer.Option(help="Discard answers already in --out.")] = False,
+    restart: Annotated[bool, flag("--restart/--no-restart",
+                                  help="Discard answers already in --out.")] = False,
     model: ModelOpt = None,
     llm: LlmOpt = None,
     store_uri: StoreOpt = None,
@@ -419,6 +473,7 @@ def evaluate(
             "questions": str(questions), "index": str(folder), "k": k,
             "model": model_name, "filters": [filters.since, filters.until, filters.source]}
         with run_folder(out), Index.open(folder, _spec(embedder)) as store:
+            _require_articles(store)
             _fit(embedder, store)
             _attach_store(store, store_uri)
             settings["vector_store"] = store.vector_store.uri if store.vector_store else "faiss"
@@ -446,7 +501,7 @@ def evaluate(
                 console.print(f"report: {out / 'report.md'}, {out / 'report.png'}", markup=False)
 
 
-@app.command()
+@app.command(cls=_Command)
 def models(
     ctx: typer.Context,
     model: ModelOpt = None,
@@ -473,12 +528,12 @@ def models(
         console.print(f"[dim]* in use ({escape(choice.why)})[/]")
 
 
-@index_app.command("info")
+@index_app.command("info", cls=_Command)
 def index_info(
     ctx: typer.Context,
     index: IndexName = "default",
     index_dir: IndexDir = Path("indexes"),
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    as_json: Annotated[bool, flag("--json", help="Print one JSON object.")] = False,
     store_uri: StoreOpt = None,
 ) -> None:
     """Articles, chunks, outlets, dates, embedder and vector store of an index."""
@@ -491,9 +546,16 @@ def index_info(
             sys.stdout.write(json.dumps(info) + "\n")
             return
         console.print(f"[bold]{escape(str(info['path']))}[/]")
+        if not info["articles"]:
+            console.print(f"empty: no articles yet (`newsqa ingest PATH --index {index}` adds "
+                          "some)")
+            return
+        first, last = info["dates"]
+        dates = f"dates {first} to {last}" if first else "no dates"
+        if info["undated"]:
+            dates += f", {info['undated']} undated"
         console.print(f"articles {info['articles']}, chunks {info['chunks']}, "
-                      f"syndicated copies {info['copies']}, "
-                      f"dates {info['dates'][0]} to {info['dates'][1]}")
+                      f"syndicated copies {info['copies']}, {dates}")
         console.print(f"embedder {info['embedder']['name']} (dim {info['embedder']['dim']}, "
                       f"{info['embedder'].get('precision', 'fp32')}), "
                       f"chunks of at most {info['chunking']['max_words']} words", markup=False)
@@ -516,11 +578,11 @@ def index_info(
                           markup=False)
 
 
-@index_app.command("doctor")
+@index_app.command("doctor", cls=_Command)
 def index_doctor(
     ctx: typer.Context,
-    repair: Annotated[bool, typer.Option(help="Rebuild what can be rebuilt from the store.")
-                      ] = False,
+    repair: Annotated[bool, flag("--repair/--no-repair",
+                                 help="Rebuild what can be rebuilt from the store.")] = False,
     store_uri: StoreOpt = None,
     index: IndexName = "default",
     index_dir: IndexDir = Path("indexes"),
@@ -551,11 +613,11 @@ def index_doctor(
         raise typer.Exit(1)
 
 
-@index_app.command("sync")
+@index_app.command("sync", cls=_Command)
 def index_sync(
     ctx: typer.Context,
     store_uri: StoreOpt = None,
-    full: Annotated[bool, typer.Option("--full", help=(
+    full: Annotated[bool, flag("--full", help=(
         "Write every vector afresh, not only what changed since the last sync."))] = False,
     index: IndexName = "default",
     index_dir: IndexDir = Path("indexes"),
@@ -576,7 +638,7 @@ def index_sync(
                       f"{store.generation()} ({time.perf_counter() - started:.1f} s)", markup=False)
 
 
-@app.command("rm")
+@app.command("rm", cls=_Command)
 def remove(
     ctx: typer.Context,
     ids: Annotated[list[str] | None, typer.Option("--id", help="Article id (repeatable).")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import functools
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -60,6 +62,23 @@ def _quiet_stderr() -> Iterator[None]:
         os.close(devnull)
 
 
+@functools.cache
+def _close_llama_devnull_at_exit() -> None:
+    """llama_cpp opens /dev/null twice when imported (`llama_cpp._utils`, to silence model
+    loads) and never closes it: Python warns of two unclosed files at exit (a ResourceWarning,
+    shown by `python -X dev` and in test runs). llama_cpp uses them only while it loads a model,
+    so they are closed at exit, before the interpreter tears its modules down."""
+    import llama_cpp._utils as utils
+
+    def close() -> None:
+        for name in ("outnull_file", "errnull_file"):
+            handle = getattr(utils, name, None)
+            if handle is not None and hasattr(handle, "close"):
+                handle.close()
+
+    atexit.register(close)
+
+
 class LlamaGenerator:
     """A GGUF model run in-process by llama.cpp; loaded once, on first use."""
 
@@ -78,6 +97,7 @@ class LlamaGenerator:
         if self._llm is None:
             from llama_cpp import Llama
 
+            _close_llama_devnull_at_exit()
             try:
                 with contextlib.nullcontext() if self.verbose else _quiet_stderr():
                     self._llm = Llama(model_path=str(self.path), n_ctx=self.n_ctx,

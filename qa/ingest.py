@@ -29,6 +29,10 @@ class IngestReport:
     files_unchanged: int = 0  # read to the end by an earlier run and unchanged since: not read
     rejected: list[Rejected] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
+    # Stored articles with no known date (left out whenever a date filter is set), by file.
+    undated: list[str] = field(default_factory=list)
+    # Stored articles whose year was inferred (a dateline without one): (file, date, how).
+    inferred: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -63,6 +67,13 @@ def _older(new: Article, stored: Article | None) -> bool:
     """Whether `new` is an earlier version of the stored article (both dated, same id)."""
     return bool(stored and new.published and stored.published
                 and new.published < stored.published)
+
+
+def _note_date(report: IngestReport, article: Article, origin: str) -> None:
+    if article.published is None:
+        report.undated.append(origin)
+    elif article.extra.get("date_inferred"):
+        report.inferred.append((origin, article.published, str(article.extra["date_inferred"])))
 
 
 def file_mark(path: Path, fields: Mapping[str, str] | None) -> FileMark:
@@ -113,6 +124,7 @@ def ingest(paths: Iterable[Path], index: Index, embedder: Embedder, *, batch_siz
         finished.clear()
         for p, (chunks, _) in zip(pending, embedded, strict=True):
             report.chunks += len(chunks)
+            _note_date(report, p.article, p.origin)
             if p.updated:
                 report.updated += 1
             else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -131,7 +132,8 @@ def render_report(console: Console, report: dict[str, Any]) -> None:
     console.print(table)
 
 
-def render_ingest(console: Console, report: IngestReport, index_path: str) -> None:
+def render_ingest(console: Console, report: IngestReport, index_path: str | None) -> None:
+    """The ingest summary; `index_path` None when nothing was stored and no index was made."""
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_row("files read", str(report.files))
     if report.files_unchanged:
@@ -145,6 +147,9 @@ def render_ingest(console: Console, report: IngestReport, index_path: str) -> No
         table.add_row("copies", f"{report.copies} (syndicated copies, folded into one article)")
     if report.older:
         table.add_row("older", f"{report.older} (older versions of stored articles: left out)")
+    if report.undated:
+        table.add_row("undated", f"{len(report.undated)} (no date found: left out whenever a "
+                                 "date filter is set)")
     table.add_row("skipped", str(len(report.skipped)))
     table.add_row("rejected", str(len(report.rejected)))
     console.print(table)
@@ -154,7 +159,20 @@ def render_ingest(console: Console, report: IngestReport, index_path: str) -> No
     for line in _capped([f"[red]rejected[/] {escape(shown(r.where(), one_line=True))}: "
                          f"{escape(r.reason)}" for r in report.rejected], "rejected"):
         console.print(line)
-    console.print(f"[dim]index: {escape(index_path)}[/]")
+    for line in _capped([f"[yellow]undated[/] {escape(path)}"
+                         + (f" ({n} articles)" if n > 1 else "")
+                         for path, n in Counter(report.undated).items()], "undated files"):
+        console.print(line)
+    if report.undated:
+        console.print("[dim]  give a text file a date line near its top (March 3, 2025 or "
+                      "Date: 2025-03-03), a JSONL record a `published` field[/]")
+    for line in _capped([f"[dim]dated {escape(path)} {day} from its {escape(how)}[/]"
+                         for path, day, how in report.inferred], "dates inferred"):
+        console.print(line)
+    if index_path is None:
+        console.print("[dim]nothing was stored, so no index was made[/]")
+    else:
+        console.print(f"[dim]index: {escape(index_path)}[/]")
 
 
 def _capped(lines: list[str], what: str, limit: int = 20) -> list[str]:

@@ -28,7 +28,7 @@ import numpy as np
 
 from qa.chunking import ChunkParams
 from qa.errors import NewsqaError
-from qa.locks import lock_folder
+from qa.locks import LOCK, lock_folder
 from qa.records import Article, Carrier, Chunk, Filters
 from qa.text import STOPWORDS, tokens
 
@@ -326,6 +326,23 @@ def _damaged(path: Path | None, what: str) -> NewsqaError:
                             "new --index if the store itself is damaged")
 
 
+def _missing(path: Path) -> NewsqaError:
+    """No index at `path`: where that is (a relative index folder is relative to the working
+    folder), the indexes its folder does hold, and how to point at the right one."""
+    folder = path.parent
+    here = sorted(p.name for p in folder.iterdir() if (p / MANIFEST).is_file()) \
+        if folder.is_dir() else []
+    where = f"no index at {path.absolute()}"
+    if not path.is_absolute():
+        where += f" ({path} in the working folder {Path.cwd()})"
+    if here:
+        return NewsqaError(where, hint=f"{folder} holds {', '.join(here)}: pick one with "
+                           "--index NAME, or make this one with `newsqa ingest PATH`")
+    return NewsqaError(where, hint="if you ingested from another folder, point at its indexes "
+                       "with --index-dir DIR or NEWSQA_INDEX_DIR=DIR; else make one with "
+                       "`newsqa ingest PATH`")
+
+
 def fts_query(text: str) -> str | None:
     """An FTS5 OR-query of the content words of `text`, each quoted so none is an operator."""
     words = dict.fromkeys(t for t in tokens(text) if t not in STOPWORDS)
@@ -359,10 +376,7 @@ class Index:
         manifest_path = path / MANIFEST
         if not manifest_path.exists():
             if not create:
-                raise NewsqaError(
-                    f"no index at {path}",
-                    hint="run `newsqa ingest PATH` first, or pick another with --index/--index-dir",
-                )
+                raise _missing(path)
             path.mkdir(parents=True, exist_ok=True)
         lock = cls._take_lock(path) if write else None
         if lock is not None:  # a writer killed half-way through a file leaves its temporary
@@ -478,6 +492,26 @@ class Index:
     def check_embedder(self, embedder: EmbedderSpec) -> None:
         """Refuse an embedder other than the one the index was built with."""
         self._check_embedder(self.path, self.manifest, embedder)
+
+    @staticmethod
+    def exists(path: Path) -> bool:
+        return (path / MANIFEST).is_file()
+
+    def discard(self) -> None:
+        """Close the index and delete its files (not its folder): for an index this process
+        made and stored nothing in. They are deleted while the lock is still held, so no other
+        writer can have begun meanwhile."""
+        if self._lock is None:
+            raise ValueError("discarding an index needs its write lock")
+        if self.vector_store is not None:
+            self.vector_store.close()
+            self.vector_store = None
+        self.conn.close()
+        for name in (MANIFEST, DATABASE, f"{DATABASE}-wal", f"{DATABASE}-shm", VECTORS):
+            (self.path / name).unlink(missing_ok=True)
+        (self.path / LOCK).unlink(missing_ok=True)
+        self._lock.close()
+        self._lock = None
 
     def close(self) -> None:
         if self.vector_store is not None:
@@ -1094,7 +1128,8 @@ class Index:
 
     def info(self) -> dict[str, Any]:
         counts = self.counts()
-        first, last = self.conn.execute("SELECT min(day), max(day) FROM articles").fetchone()
+        first, last, undated = self.conn.execute(
+            "SELECT min(day), max(day), count(*) - count(day) FROM articles").fetchone()
         outlets = self.conn.execute(
             "SELECT coalesce(source, '(unknown)'), count(*) FROM articles GROUP BY 1 "
             "ORDER BY 2 DESC, 1"
@@ -1114,6 +1149,7 @@ class Index:
             "chunks": counts["chunks"],
             "copies": int(copies),
             "dates": [first, last],
+            "undated": int(undated),
             "outlets": {str(name): int(n) for name, n in outlets},
             "copy_outlets": {str(name): int(n) for name, n in copy_outlets},
             "size_bytes": size,

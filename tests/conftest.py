@@ -21,8 +21,9 @@ from qa.text import content_terms
 # the child of a later fork (pexpect's), where they meet closed descriptors and can kill it.
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
+# The project's shared data, beside the repository (not shipped with it): tests that need it
+# name the missing path when they skip.
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-SEED_ARTICLE = SHARED / "seed" / "kyiv-independent-2024-12-09.txt"
 SEED_QUESTIONS = SHARED / "seed" / "questions.jsonl"
 
 
@@ -104,6 +105,20 @@ def index_path(tmp_path: Path) -> Path:
 def open_index(path: Path, embedder: FakeEmbedder, write: bool = True) -> Index:
     return Index.open(path, EmbedderSpec(embedder.name, embedder.dim),
                       ChunkParams(max_words=30, overlap_sentences=1), create=write, write=write)
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """The real CLI with the fake embedder and generator, in an empty working folder."""
+    import qa.cli
+
+    generator = FakeGenerator({"bases": "Khmeimim", "Turkey": "Turkey"})
+    monkeypatch.setattr(qa.cli, "_default_embedder", FakeEmbedder)
+    monkeypatch.setattr(qa.cli, "_generator", lambda path: generator)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NEWSQA_MODEL", raising=False)
+    monkeypatch.delenv("NEWSQA_INDEX_DIR", raising=False)
+    return tmp_path
 
 
 def run_newsqa(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

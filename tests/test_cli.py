@@ -16,22 +16,10 @@ from qa.cli import app
 from qa.doctor import check
 from qa.interrupts import keep_lost, stop_if_interrupted
 from qa.store import Index
-from tests.conftest import FakeEmbedder, FakeGenerator
+from tests.conftest import FakeEmbedder
 from tests.fake_cli import story, write_archive
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """The real CLI with the fake embedder and generator, in an empty working folder."""
-    generator = FakeGenerator({"bases": "Khmeimim", "Turkey": "Turkey"})
-    monkeypatch.setattr(qa.cli, "_default_embedder", FakeEmbedder)
-    monkeypatch.setattr(qa.cli, "_generator", lambda path: generator)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("NEWSQA_MODEL", raising=False)
-    monkeypatch.delenv("NEWSQA_INDEX_DIR", raising=False)
-    return tmp_path
 
 
 def test_help_lists_the_commands_without_loading_models() -> None:

@@ -51,7 +51,9 @@ def test_a_question_the_archive_cannot_answer_is_refused(sample_dir: Path) -> No
     assert answer["citations"] == [] and answer["retrieved"]
 
 
-@pytest.mark.skipif(not SEED_QUESTIONS.exists(), reason="needs ../shared/data/seed")
+@pytest.mark.skipif(not SEED_QUESTIONS.exists(),
+                    reason=f"needs the seed article and questions, {SEED_QUESTIONS.parent} "
+                           "(the project's shared data, not in the repository)")
 def test_the_seed_questions_on_the_seed_article(tmp_path: Path) -> None:
     result = run_newsqa(tmp_path, "ingest", str(SEED_QUESTIONS.parent))
     assert result.returncode == 0, result.stderr

@@ -93,37 +93,49 @@ _MONTHS = {
     )
     for m in names
 }
-_ISO = re.compile(r"^\s*(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?")
-_WRITTEN = re.compile(
-    r"\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?\s+(\d{1,2}),?\s+(\d{4})",
-    re.IGNORECASE,
-)
+# A month's name or its abbreviation, whole ("Mayor 3" is not a date).
+MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+         r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b\.?")
+_ORDINAL = r"(?:st|nd|rd|th)?"
+# 2024-12-09 (or 2024/12/09, 2024.12.09), with an optional time.
+_ISO = re.compile(r"^\s*(\d{4})([-/.])(\d{1,2})\2(\d{1,2})(?!\d)"
+                  r"(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?")
+_WRITTEN = re.compile(  # December 9, 2024; Dec. 9th 2024
+    rf"\b(?P<month>{MONTH})\s+(?P<day>\d{{1,2}}){_ORDINAL},?\s+(?P<year>\d{{4}})\b",
+    re.IGNORECASE)
+_WRITTEN_DMY = re.compile(  # 9 December 2024
+    rf"\b(?P<day>\d{{1,2}}){_ORDINAL}\s+(?:of\s+)?(?P<month>{MONTH}),?\s+(?P<year>\d{{4}})\b",
+    re.IGNORECASE)
+
+
+def month_number(name: str) -> int:
+    """1 for "Jan", "jan." or "January"."""
+    return _MONTHS[name.lower().rstrip(".")]
+
+
+def iso_date(year: int, month: int, day: int) -> str | None:
+    """The day as YYYY-MM-DD, or None when there is no such day."""
+    try:
+        datetime(year, month, day)
+    except ValueError:
+        return None
+    return f"{year:04d}-{month:02d}-{day:02d}"
 
 
 def parse_date(value: str) -> str | None:
-    """An ISO date or datetime, or a written date ("December 9, 2024"), as ISO; else None."""
+    """An ISO date or datetime (or 2024/12/09), or a written date ("December 9, 2024",
+    "9 December 2024"), as ISO; else None."""
     value = value.strip()
     match = _ISO.match(value)
     if match:
-        year, month, day = (int(g) for g in match.groups()[:3])
-        try:
-            datetime(year, month, day)
-        except ValueError:
-            return None
-        if match.group(4):
-            return f"{year:04d}-{month:02d}-{day:02d}T{match.group(4)}:{match.group(5)}:" + (
-                match.group(6) or "00"
-            )
-        return f"{year:04d}-{month:02d}-{day:02d}"
-    match = _WRITTEN.search(value)
+        year, month, day = int(match.group(1)), int(match.group(3)), int(match.group(4))
+        date = iso_date(year, month, day)
+        if date and match.group(5):
+            return f"{date}T{match.group(5)}:{match.group(6)}:" + (match.group(7) or "00")
+        return date
+    match = _WRITTEN.search(value) or _WRITTEN_DMY.search(value)
     if match:
-        month = _MONTHS[match.group(1).lower().rstrip(".")]
-        day, year = int(match.group(2)), int(match.group(3))
-        try:
-            datetime(year, month, day)
-        except ValueError:
-            return None
-        return f"{year:04d}-{month:02d}-{day:02d}"
+        return iso_date(int(match["year"]), month_number(match["month"]), int(match["day"]))
     return None
 
 

@@ -220,7 +220,7 @@ def ingest(
     rescan: Annotated[bool, flag("--rescan", help=(
         "Read every file again, even those unchanged since an earlier run read them."))
                       ] = False,
-    follow_links: Annotated[bool, typer.Option("--follow-links", help=(
+    follow_links: Annotated[bool, flag("--follow-links", help=(
         "In a folder, read links to files and folders outside it too (else they are skipped "
         "and reported)."))] = False,
     ray: Annotated[str | None, typer.Option("--ray", metavar="ADDRESS", help=(

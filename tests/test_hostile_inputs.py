@@ -175,4 +175,4 @@ def test_terminal_escapes_in_names_reasons_and_stored_fields_are_printed_escaped
         assert "Ledger\\x1b]0;pwned\\x07\\x1b[2J[/]" in result.stdout, result.stdout
     missing = newsqa(tmp_path, "ask", "Why?", "--index-dir", f"gone{ESCAPES}[/]")
     assert missing.returncode == 1 and not CONTROL.search(missing.stderr)
-    assert "no index at gone\\x1b]0;pwned\\x07\\x1b[2J[/]/default" in missing.stderr
+    assert "/gone\\x1b]0;pwned\\x07\\x1b[2J[/]/default" in missing.stderr  # the full path

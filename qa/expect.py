@@ -39,7 +39,8 @@ _KIND_PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = tuple(
                      r"tally|toll)\b"),
         (Kind.AMOUNT, r"\bhow much\b|\bwhat\b[^?]*\bcost\b"),
         (Kind.TIME, r"(?:^|[.?!]\s+|,\s*)when\b|\bhow soon\b|\bwhat (?:date|day|time)\b"),
-        (Kind.PERSON, r"(?:^|[.?!]\s+|,\s*)who\b"),
+        # ", who was associated with which group?": a relative "who"; the question word is later.
+        (Kind.PERSON, r"(?:^|[.?!]\s+|,\s*)who\b(?![^?]*\b(?:which|what)\b)"),
         (Kind.PLACE, r"(?:^|[.?!]\s+|,\s*)where\b"),
     )
 )
@@ -148,13 +149,42 @@ def _cardinals(words: list[str]) -> list[str]:
 
 
 def _has_name(claim: str) -> bool:
-    """A capitalised word that is not just a sentence-opening function word."""
+    """A capitalised word ("al-Qaeda" and "iPhone" count) that is not just a sentence-opening
+    function word, a month or a weekday."""
     for word in re.findall(r"[^\W\d_][\w'’.&-]*", claim):
         bare = word.lower().strip(".")
-        if word[0].isupper() and bare not in _NOT_NAMES and bare not in _MONTHS \
+        if any(c.isupper() for c in word) and bare not in _NOT_NAMES and bare not in _MONTHS \
                 and bare not in _WEEKDAYS:
             return True
     return False
+
+
+# "He was in all of these films except:", "Which of these is not one of the cereals?": the
+# answer is one of options the question does not give, so no passage can state it.
+_EXCLUSION = re.compile(
+    r"\bexcept\b|\bnot one of\b|\b(?:which|what|who)(?: one)? of (?:these|the following)\b[^?]*"
+    r"\b(?:not|never)\b|\ball of the above\b|\bnone of the above\b", re.IGNORECASE)
+
+
+def asks_exclusion(question: str) -> bool:
+    """Whether the question asks which of some unstated options is not so."""
+    return bool(_EXCLUSION.search(question))
+
+
+def restates_question(claim: str, question: str) -> bool:
+    """A claim with no name that ends on the noun a "which ..." question asks for: "the
+    fossilized skeleton of a dinosaur" for "Which dinosaur ...?" only says it was one."""
+    match = re.search(r"\b(?:which|what)\s+(?:(?:\w+)\s+){0,2}?(\w+)\s+(?:is|was|are|were|has|"
+                      r"have|had|did|does|do|will|would|can|could)\b", question, re.IGNORECASE)
+    nouns = {match.group(1).lower()} if match else set()
+    match = re.search(r"\b(?:which|what)\s+(\w+)\b", question, re.IGNORECASE)
+    if match:
+        nouns.add(match.group(1).lower())
+    words = tokens(claim)
+    if not words or _has_name(claim):
+        return False
+    last = words[-1]
+    return any(last == n or last.rstrip("s") == n.rstrip("s") for n in nouns)
 
 
 def fits_kind(claim: str, kind: Kind | None) -> bool:

@@ -33,7 +33,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from qa.expect import Kind, counted_noun, expected_kind, fits_kind, qualifiers
+from qa.expect import (
+    Kind,
+    asks_exclusion,
+    counted_noun,
+    expected_kind,
+    fits_kind,
+    qualifiers,
+    restates_question,
+)
 from qa.prompts import REFUSAL
 from qa.records import Citation, Evidence
 from qa.text import (
@@ -261,8 +269,8 @@ def _figures(text: str) -> list[tuple[int, str, str]]:
 
 def _bound_elsewhere(claim: str, question: str, evidence: Evidence) -> bool:
     """In a sentence of several figures of a kind ("$410,000 for two officers ... and $150,000
-    toward the library expansion"), every focus word of the question the sentence has
-    (`focus_terms`) sits closer to another of those figures than to the claim's."""
+    toward the library expansion"), most focus words of the question the sentence has
+    (`focus_terms`) are said of another of those figures than the claim's."""
     asked = {number for _, number, _ in _figures(question)}
     claimed = {(number, kind) for _, number, kind in _figures(claim) if number not in asked}
     if not claimed:
@@ -270,6 +278,8 @@ def _bound_elsewhere(claim: str, question: str, evidence: Evidence) -> bool:
     figures = _figures(evidence.text)
     replaced = {(m.group("old") or m.group("from")).replace(",", "")
                 for m in _REVISED.finditer(evidence.text)}  # "has risen from 11 to 19"
+    if any(number in replaced for number, _ in claimed):
+        return False  # an old value: whether it answers is `_revised_away`'s question
     kinds = {kind for _, kind in claimed}
     mine = [i for i, number, kind in figures if (number, kind) in claimed]
     others = [i for i, number, kind in figures
@@ -282,7 +292,11 @@ def _bound_elsewhere(claim: str, question: str, evidence: Evidence) -> bool:
               if any(contains_term(t, focus) for t in lemma_terms(w))]
     if not places:
         return False
-    return all(min(abs(p - i) for i in others) < min(abs(p - i) for i in mine) for p in places)
+    # A figure owns the words after it up to the next figure ("$410,000 to add two officers,
+    # $275,000 for sidewalks"); words before the first figure are the first one's.
+    starts = sorted([*mine, *others])
+    owner = [max((i for i in starts if i <= p), default=starts[0]) for p in places]
+    return sum(o in others for o in owner) * 2 > len(places)
 
 
 def _qualified(question: str, evidence: Evidence) -> bool:
@@ -302,9 +316,29 @@ def _negated(text: str) -> bool:
     return any(t in _NEGATIONS or t.endswith("n't") for t in tokens(text))
 
 
+_ENDS = (".", "!", "?", "\"", "”", "'", "’", ")")
+# Words a finished answer does not end on.
+_DANGLING = frozenset([
+    "the", "a", "an", "of", "to", "in", "on", "at", "by", "for", "from", "with", "across", "into",
+    "over", "under", "about", "after", "before", "and", "or", "but", "nor", "that", "which", "who",
+    "whose", "whom", "he", "she", "they", "it", "we", "his", "her", "their", "its", "our", "this",
+    "these", "those", "is", "was", "were", "are", "be", "been", "has", "have", "had", "as", "than",
+    "while", "when", "where", "if", "because", "said",
+])
+
+
 def _claims(draft: str) -> list[str]:
+    """The draft's sentences, without a last one the model did not finish: one that stops on
+    a function word ("... a woman who claimed he"), or lacks the end mark the others have."""
     spans = sentence_spans(draft)
-    return [draft[s:e] for s, e in spans] if spans else []
+    claims = [draft[s:e] for s, e in spans] if spans else []
+    if claims:
+        last = _strip_markers(claims[-1])[0]
+        words = tokens(last)
+        if (words and words[-1] in _DANGLING and not last.endswith(_ENDS)) \
+                or (len(claims) > 1 and not last.endswith(_ENDS)):
+            claims.pop()
+    return claims
 
 
 def _finish(claim: str, keys: Sequence[int]) -> str:
@@ -320,10 +354,11 @@ def verify(draft: str, question: str, evidence: Sequence[Evidence],
     by_key = {e.key: e for e in evidence}
     kind = kind or expected_kind(question)
     kept: list[tuple[str, list[Evidence]]] = []
-    if not _NON_ANSWER.search(draft.strip()):
+    if not _NON_ANSWER.search(draft.strip()) and not asks_exclusion(question):
         for sentence in _claims(draft):
             claim, keys = _strip_markers(sentence)
-            if not claim or _NON_ANSWER.search(claim) or not fits_kind(claim, kind):
+            if not claim or _NON_ANSWER.search(claim) or not fits_kind(claim, kind) \
+                    or restates_question(claim, question):
                 continue
             scored = [(support(claim, question, e), e) for e in evidence]
             passing = [(s, e) for s, e in scored if s > 0

@@ -16,6 +16,7 @@ import json
 import os
 import signal
 import sqlite3
+import stat
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -309,6 +310,39 @@ def _tune(index: Any) -> None:
         index.nprobe = NPROBE
 
 
+MAX_MANIFEST_BYTES = 1024 * 1024  # the manifest newsqa writes is under 1 KB
+
+
+def not_a_file(path: Path) -> str | None:
+    """Why `path` (if it exists) cannot be one of an index's files: a FIFO would make the
+    reader wait forever and a device (a link to /dev/zero) never ends. None for a regular file
+    or a missing one."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc.__class__.__name__})"
+    if stat.S_ISREG(mode):
+        return None
+    return "is a folder" if stat.S_ISDIR(mode) else "is not a regular file (a FIFO, a device " \
+        "or a socket)"
+
+
+def read_small_file(path: Path, limit: int) -> bytes:
+    """A regular file of at most `limit` bytes, read without waiting on a FIFO (opened
+    non-blocking and checked before reading) and without reading past the limit. Raises
+    OSError (ValueError for a file that is not regular or is too big)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError("not a regular file (a FIFO, a device or a socket)")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"over {limit:,} bytes")
+    return data
+
+
 def _file_digest(path: Path) -> str:
     """SHA-256 of a file, read in blocks: the vectors file is trusted only if it is the one
     this index wrote (an older index, without a digest, is trusted on size alone)."""
@@ -400,6 +434,11 @@ class Index:
         """The store, which must exist unless the index is being created; a missing or
         damaged store is an error that names `doctor`, never an empty index in its place."""
         database = path / DATABASE
+        for name in (DATABASE, f"{DATABASE}-wal", f"{DATABASE}-shm"):
+            if (problem := not_a_file(path / name)) is not None:
+                raise NewsqaError(f"{path / name} {problem}, so the index cannot be opened",
+                                  hint="move it away; re-ingest into a new --index if the "
+                                       "store is lost")
         if not create and not database.exists():
             raise NewsqaError(f"the index at {path} has a manifest but no {DATABASE}: its "
                               "articles are lost", hint="re-ingest into a new --index")
@@ -452,8 +491,15 @@ class Index:
     @staticmethod
     def _read_manifest(path: Path) -> dict[str, Any]:
         try:
-            manifest = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            data = read_small_file(path, MAX_MANIFEST_BYTES)
+        except (OSError, ValueError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else exc
+            raise NewsqaError(f"the index manifest {path} cannot be read: {why}",
+                              hint="put the manifest back from a backup (or move this one "
+                                   "away and run `newsqa index doctor`)") from exc
+        try:
+            manifest = json.loads(data.decode("utf-8"))
+        except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, a huge number
             raise NewsqaError(
                 f"the index manifest {path} is unreadable ({exc.__class__.__name__})",
                 hint="run `newsqa index doctor` to inspect the index",

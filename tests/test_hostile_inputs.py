@@ -28,10 +28,11 @@ RACE = {"url": "https://dispatch.example/2", "title": "Marathon",
         "text": "Orlin Maddox won the Riverton Marathon on Sunday. Thousands ran."}
 
 
-def newsqa(cwd: Path, *args: str | bytes) -> subprocess.CompletedProcess[str]:
+def newsqa(cwd: Path, *args: str | bytes, timeout: float = 300,
+           ) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(command(*map(os.fsdecode, args)), cwd=cwd, env=environment(),
                             capture_output=True, text=True, errors="backslashreplace",
-                            timeout=300)
+                            timeout=timeout)
     assert "Traceback" not in result.stdout + result.stderr, result.stderr
     return result
 
@@ -103,6 +104,28 @@ def test_an_index_name_that_is_a_path_is_refused(tmp_path: Path,
             assert result.exit_code == 1, (args, name, result.output)
             assert "is not an index name" in message and "--index-dir" in message, message
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "b", "news.jsonl"]
+
+
+@pytest.mark.parametrize("name", ["manifest.json", "store.sqlite"])
+def test_an_index_file_that_is_a_fifo_or_a_link_to_dev_zero_is_refused_at_once(
+        tmp_path: Path, name: str) -> None:
+    jsonl(tmp_path / "news.jsonl", STORY)
+    assert newsqa(tmp_path, "ingest", "news.jsonl").returncode == 0
+    file = tmp_path / "indexes" / "default" / name
+    kept = file.read_bytes()
+    for make in (os.mkfifo, lambda path: path.symlink_to("/dev/zero")):
+        file.unlink()
+        make(file)
+        for args in (["index", "info"], ["index", "doctor"], ["ask", "What will it cost?"],
+                     ["ingest", "news.jsonl"]):
+            result = newsqa(tmp_path, *args, timeout=30)  # it waited, or read until memory ran out
+            message = " ".join(result.stderr.split())
+            assert result.returncode == 1, (args, result.stdout, result.stderr)
+            assert f"{name}" in message and "not a regular file" in message, message
+            assert "hint:" in message, message
+    file.unlink()
+    file.write_bytes(kept)
+    assert newsqa(tmp_path, "index", "doctor").returncode == 0
 
 
 def test_a_writer_deletes_only_its_own_temporary_files(tmp_path: Path) -> None:

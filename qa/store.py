@@ -11,6 +11,7 @@ Nothing here uses pickle: SQLite rows, JSON and FAISS's own binary format only.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -28,7 +29,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from qa.chunking import ChunkParams
-from qa.errors import NewsqaError
+from qa.errors import STORE_DAMAGED_HINT, NewsqaError
 from qa.locks import lock_folder
 from qa.records import Article, Carrier, Chunk, Filters
 from qa.text import STOPWORDS, tokens
@@ -353,6 +354,22 @@ def _file_digest(path: Path) -> str:
         return ""
 
 
+class UnreadableText(NewsqaError):
+    """Text in the store that is not UTF-8 (a flipped byte, an edit): raised where it is read,
+    instead of sqlite3's error, which quotes the text."""
+
+
+def _stored_text(database: Path, value: bytes) -> str:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UnreadableText(
+            f"the index store {database} holds text that is not UTF-8 (a damaged byte or an "
+            "edit); the article that holds it cannot be shown",
+            hint="`newsqa index doctor` names it, and `newsqa index doctor --repair` sets it "
+                 "aside") from None
+
+
 def _damaged(path: Path | None, what: str) -> NewsqaError:
     where = f"the index at {path}" if path else "the index"
     return NewsqaError(f"{where} is damaged: {what}",
@@ -445,6 +462,7 @@ class Index:
         try:
             conn = sqlite3.connect(database, isolation_level=None, timeout=30)
             conn.row_factory = sqlite3.Row
+            conn.text_factory = functools.partial(_stored_text, database)
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
@@ -466,8 +484,7 @@ class Index:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
         except sqlite3.DatabaseError as exc:
             raise NewsqaError(f"{database} is not a readable SQLite store ({exc})",
-                              hint="run `newsqa index doctor`; re-ingest if it is damaged"
-                              ) from exc
+                              hint=STORE_DAMAGED_HINT) from exc
         if not {"articles", "chunks", "chunks_fts", "meta"} <= tables:
             conn.close()
             raise NewsqaError(f"{database} lacks the newsqa tables",
@@ -726,6 +743,50 @@ class Index:
                 self._bump_generation()
         self._vectors = None
         return removed
+
+    def set_aside(self, rows: Sequence[tuple[str, int]], reason: str) -> Path:
+        """Move stored rows (`("articles" | "copies", rowid)`) that cannot be read out of the
+        store, with an article's chunks and copies, into `quarantine-TIME.jsonl` beside it:
+        each column as text where it is UTF-8, else as hex. The file is written (and synced)
+        before the rows are deleted, so a crash between the two loses nothing."""
+        self._check_writable()
+        taken: dict[tuple[str, int], None] = {}
+        for table, rowid in rows:
+            taken[(table, rowid)] = None
+            if table == "articles":
+                taken.update((("copies", r[0]), None) for r in self.conn.execute(
+                    "SELECT rowid FROM copies WHERE canonical_rowid = ?", (rowid,)))
+        file = self.path / f"quarantine-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.jsonl"
+        with open(file, "x", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(self._raw_row(table, rowid, reason)) + "\n"
+                              for table, rowid in taken)
+            handle.flush()
+            os.fsync(handle.fileno())
+        with self.transaction():
+            for table, rowid in taken:
+                if table == "articles":
+                    self._delete_article(rowid)
+                else:
+                    self.conn.execute("DELETE FROM copies WHERE rowid = ?", (rowid,))
+            self.conn.execute("DELETE FROM files")  # let the next ingest read their files
+            self._bump_generation()
+        self._vectors = None
+        return file
+
+    def _raw_row(self, table: str, rowid: int, reason: str) -> dict[str, Any]:
+        names = [r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")]
+        blobs = self.conn.execute(
+            f"SELECT {', '.join(f'CAST({n} AS BLOB)' for n in names)} FROM {table} "
+            "WHERE rowid = ?", (rowid,)).fetchone()
+        row: dict[str, Any] = {"table": table, "reason": reason}
+        for name, blob in zip(names, blobs, strict=True):
+            if name == "vector" or blob is None:
+                continue
+            try:
+                row[name] = bytes(blob).decode("utf-8")
+            except UnicodeDecodeError:
+                row[name] = {"hex": bytes(blob).hex()}
+        return row
 
     def find(self, *, ids: Sequence[str] = (), urls: Sequence[str] = (),
              sources: Sequence[str] = ()) -> list[str]:

@@ -11,6 +11,7 @@ Nothing here uses pickle: SQLite rows, JSON and FAISS's own binary format only.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import hashlib
 import json
@@ -200,13 +201,22 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+MAX_INDEX_NAME_BYTES = 100  # file systems allow 255 bytes a name; a name is typed, and shown
+
+
+def excerpt_of(name: str, limit: int = 60) -> str:
+    return repr(name[:limit]) + (f"... ({len(name):,} characters)" if len(name) > limit else "")
+
+
 def index_folder(index_dir: Path, name: str) -> Path:
     """The folder of the index called `name` in `index_dir`. A name is one folder name, never
     a path: `..`, `/abs`, `a/b`, `.` or "" would put the store outside `index_dir` (or in it)."""
     if not name.strip() or name in (".", "..") or any(c in name for c in "/\\") or \
-            any(ord(c) < 32 or ord(c) == 127 for c in name):
-        raise NewsqaError(f"--index {name!r} is not an index name: a name is one folder name "
-                          "inside the index dir, without / or \\ and not . or ..",
+            any(ord(c) < 32 or ord(c) == 127 for c in name) or \
+            len(name.encode("utf-8", "surrogatepass")) > MAX_INDEX_NAME_BYTES:
+        raise NewsqaError(f"--index {excerpt_of(name)} is not an index name: a name is one "
+                          "folder name inside the index dir, without / or \\, not . or .., "
+                          f"and at most {MAX_INDEX_NAME_BYTES} bytes",
                           hint="write --index news (and --index-dir PATH to choose the folder "
                                "that holds the indexes)")
     return index_dir / name
@@ -460,12 +470,8 @@ class Index:
             raise NewsqaError(f"the index at {path} has a manifest but no {DATABASE}: its "
                               "articles are lost", hint="re-ingest into a new --index")
         try:
-            conn = sqlite3.connect(database, isolation_level=None, timeout=30)
-            conn.row_factory = sqlite3.Row
-            conn.text_factory = functools.partial(_stored_text, database)
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
+            conn = Index._sqlite(database, read_only_folder=not write and not create
+                                 and not os.access(path, os.W_OK))
             if create:
                 # One transaction, which may run again: a creation killed after it and before
                 # the manifest was written left an empty store, made again here.
@@ -483,8 +489,11 @@ class Index:
                              "--index")
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
         except sqlite3.DatabaseError as exc:
-            raise NewsqaError(f"{database} is not a readable SQLite store ({exc})",
-                              hint=STORE_DAMAGED_HINT) from exc
+            if exc.sqlite_errorname.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+                raise NewsqaError(f"{database} is not a readable SQLite store ({exc})",
+                                  hint=STORE_DAMAGED_HINT) from exc
+            raise  # a full disk, a folder that cannot be written: see qa.errors
+
         if not {"articles", "chunks", "chunks_fts", "meta"} <= tables:
             conn.close()
             raise NewsqaError(f"{database} lacks the newsqa tables",
@@ -498,6 +507,30 @@ class Index:
                 f"'{uuid.uuid4().hex}'); INSERT OR REPLACE INTO meta (key, value) SELECT "
                 "'changes_from', coalesce((SELECT value FROM meta WHERE key = 'generation'), "
                 "'0'); COMMIT;")
+        return conn
+
+    @staticmethod
+    def _sqlite(database: Path, read_only_folder: bool) -> sqlite3.Connection:
+        """A connection to the store. In a folder nobody can write (a read-only mount, a
+        backup), SQLite cannot make the files its WAL mode shares between processes; as no
+        process can write there either, the store is opened as immutable."""
+        if read_only_folder:
+            wal = database.with_name(f"{database.name}-wal")
+            if wal.exists() and wal.stat().st_size:
+                raise NewsqaError(f"{wal} holds writes not yet merged into the store, which "
+                                  "cannot be done in a folder that cannot be written",
+                                  hint="copy the index folder somewhere writable and use that "
+                                       "(--index-dir)")
+            conn = sqlite3.connect(f"{database.resolve().as_uri()}?immutable=1", uri=True,
+                                   isolation_level=None)
+        else:
+            conn = sqlite3.connect(database, isolation_level=None, timeout=30)
+        conn.row_factory = sqlite3.Row
+        conn.text_factory = functools.partial(_stored_text, database)
+        conn.execute("PRAGMA foreign_keys = ON")
+        if not read_only_folder:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
         return conn
 
     @staticmethod
@@ -942,7 +975,13 @@ class Index:
         digest: list[str] = []
 
         def write(tmp: Path) -> None:
-            faiss.write_index(vectors, str(tmp))
+            try:
+                faiss.write_index(vectors, str(tmp))
+            except RuntimeError as exc:  # FAISS reports a failed write (a full disk) this way
+                full = "No space left" in str(exc) or "Disk quota" in str(exc)
+                raise OSError(errno.ENOSPC if full else errno.EIO, "No space left on device"
+                              if full else f"FAISS could not write it: {str(exc)[-200:]}",
+                              str(self.path / VECTORS)) from exc
             digest.append(_file_digest(tmp))
 
         # Written straight to disk: serialising in memory first would hold two more copies.

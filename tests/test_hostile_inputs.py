@@ -7,11 +7,14 @@ what went wrong, naming the file, without a traceback, and that nothing stored i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -199,3 +202,68 @@ def test_terminal_escapes_in_names_reasons_and_stored_fields_are_printed_escaped
     missing = newsqa(tmp_path, "ask", "Why?", "--index-dir", f"gone{ESCAPES}[/]")
     assert missing.returncode == 1 and not CONTROL.search(missing.stderr)
     assert "no index at gone\\x1b]0;pwned\\x07\\x1b[2J[/]/default" in missing.stderr
+
+
+@contextlib.contextmanager
+def mounted(folder: Path, options: str) -> Iterator[Path]:
+    """A tmpfs at `folder` (root only): a small one to fill, or one remounted read-only."""
+    folder.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs",
+                                            str(folder)], capture_output=True).returncode:
+        pytest.skip("needs root and tmpfs to make a full or read-only file system")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+def test_a_full_disk_is_a_clear_error_and_nothing_committed_is_lost(tmp_path: Path) -> None:
+    jsonl(tmp_path / "news.jsonl", *[{"url": f"https://b.example/{i}", "title": f"T{i}",
+                                      "text": " ".join(f"Word{i} {j} council voted."
+                                                       for j in range(60))}
+                                     for i in range(400)])
+    with mounted(tmp_path / "full", "size=600k") as full:
+        for _ in range(2):  # the second finds the index the first left
+            result = newsqa(tmp_path, "ingest", "news.jsonl", "--index-dir", str(full))
+            message = " ".join(result.stderr.split())
+            assert result.returncode == 1 and "no space left" in message.lower(), message
+            assert "hint: free space" in message, message
+        info = newsqa(tmp_path, "index", "info", "--json", "--index-dir", str(full))
+        assert info.returncode == 0 and json.loads(info.stdout)["articles"] > 0
+        doctor = newsqa(tmp_path, "index", "doctor", "--index-dir", str(full))
+        assert doctor.returncode == 1 and "lags the store" in doctor.stdout
+
+
+def test_a_read_only_index_answers_and_writing_it_is_a_clear_error(tmp_path: Path) -> None:
+    jsonl(tmp_path / "news.jsonl", STORY, RACE)
+    assert newsqa(tmp_path, "ingest", "news.jsonl").returncode == 0
+    with mounted(tmp_path / "ro", "size=4m") as ro:
+        shutil.copytree(tmp_path / "indexes" / "default", ro / "default")
+        subprocess.run(["mount", "-o", "remount,ro", str(ro)], check=True)
+        for args in (["ask", "What will the footbridge cost?"], ["index", "info"],
+                     ["index", "doctor"]):
+            result = newsqa(tmp_path, *args, "--index-dir", str(ro))
+            assert result.returncode == 0, (args, result.stderr)
+        for args in (["ingest", "news.jsonl"], ["index", "doctor", "--repair"],
+                     ["rm", "--id", "x"], ["ingest", "news.jsonl", "--index", "new"]):
+            result = newsqa(tmp_path, *args, "--index-dir", str(ro))
+            message = " ".join(result.stderr.split())
+            assert result.returncode == 1 and "Read-only file system" in message, message
+            assert "hint: make the folder writable" in message, message
+
+
+def test_an_index_dir_that_is_a_file_an_uncreatable_path_or_a_long_name_is_refused(
+        tmp_path: Path) -> None:
+    jsonl(tmp_path / "news.jsonl", STORY)
+    (tmp_path / "a-file").write_text("x")
+    for where, expected in ((["--index-dir", "a-file"], "Not a directory"),
+                            (["--index-dir", "a-file/sub"], "Not a directory"),
+                            (["--index-dir", "/proc/newsqa"], "No such file or directory"),
+                            (["--index", "x" * 300], "at most 100 bytes")):
+        for args in (["ingest", "news.jsonl"], ["ask", "What will it cost?"],
+                     ["index", "doctor", "--repair"]):
+            result = newsqa(tmp_path, *args, *where)
+            message = " ".join(result.stderr.split())
+            assert result.returncode == 1 and "hint:" in message, (args, where, message)
+            if args[0] == "ingest":
+                assert expected in message, message

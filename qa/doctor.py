@@ -20,7 +20,7 @@ import numpy as np
 from qa.errors import STORE_DAMAGED_HINT
 from qa.readers import content_hash
 from qa.records import Article
-from qa.store import VECTORS, Index, leftover_temporaries
+from qa.store import PRECISIONS, VECTORS, Index, leftover_temporaries
 from qa.text import headline
 
 _REINGEST = "remove them (`newsqa rm --id ID`) and ingest their files again"
@@ -144,6 +144,12 @@ def _check(index: Index, result: Checkup, repair: bool) -> None:
                         f"(articles {_ids(index, f'SELECT DISTINCT a.id {offsets}')}: "
                         f"{_REINGEST})")
     bad_vectors = 0
+    if dim is not None and (held := _stored_dim(index)) not in (None, dim):
+        problems.append(f"the manifest says the embedder's dimension is {dim}, but every "
+                        f"stored vector has dimension {held}: the manifest was edited or "
+                        f"replaced; restore it (embedder dim {held}), or re-ingest into a new "
+                        "--index")
+        dim = None  # the vectors cannot be judged against a wrong dimension
     if dim is not None:
         sized = f"FROM chunks c LEFT JOIN articles a ON a.rowid = c.article_rowid WHERE " \
                 f"length(c.vector) != {dim * np.dtype(np.float32).itemsize}"
@@ -170,13 +176,29 @@ def _check(index: Index, result: Checkup, repair: bool) -> None:
     vectors_problem = _vectors_problem(index, chunks, dim, checkable=not bad_vectors)
     if vectors_problem:
         problems.append(vectors_problem)
-    if manifest_counts != index.counts():
+    if manifest_counts != index.counts() and not index.writer_busy():
         problems.append(f"the manifest counts {manifest_counts} differ from the store "
                         f"{index.counts()}")
     if repair and (vectors_problem or manifest_counts != index.counts()) and not bad_vectors:
         index.commit_vectors(full=True)
         repaired.append(f"rewrote {index.vector_store.uri if index.vector_store else VECTORS}"
                         " and the manifest from the store")
+
+
+def _stored_dim(index: Index) -> int | None:
+    """The one dimension all stored vectors share, if they share one and look like
+    embeddings (unit length, as every embedder here makes them): then a manifest that says
+    otherwise is wrong, not the vectors."""
+    sizes = index.conn.execute("SELECT DISTINCT length(vector) FROM chunks LIMIT 2").fetchall()
+    if len(sizes) != 1 or sizes[0][0] % 4:
+        return None
+    sample = [np.frombuffer(r[0], dtype=np.float32) for r in
+              index.conn.execute("SELECT vector FROM chunks LIMIT 16")]
+    with np.errstate(all="ignore"):  # bytes that are no vectors overflow, or are NaN
+        norms = np.linalg.norm(np.vstack(sample).astype(np.float64), axis=1) if sample \
+            else np.zeros(1)
+        unit = bool(np.all(np.abs(norms - 1) < 0.01))
+    return int(sizes[0][0]) // 4 if unit else None
 
 
 def _manifest_problems(manifest: dict[str, Any], problems: list[str]) -> int | None:
@@ -189,6 +211,11 @@ def _manifest_problems(manifest: dict[str, Any], problems: list[str]) -> int | N
         problems.append(f"the manifest's embedder {embedder!r} is not a name and a dimension: "
                         "restore the manifest, or re-ingest into a new --index")
         dim = None
+    precision = embedder.get("precision", "fp32") if isinstance(embedder, dict) else "fp32"
+    if precision not in PRECISIONS:
+        problems.append(f"the manifest's precision {precision!r} is not one of "
+                        f"{', '.join(PRECISIONS)}: restore the manifest (the store's vectors "
+                        "were embedded at one of these), or re-ingest into a new --index")
     chunking = manifest.get("chunking")
     if not (isinstance(chunking, dict) and set(chunking) == {"max_words", "overlap_sentences"}
             and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
@@ -261,6 +288,10 @@ def _vectors_problem(index: Index, chunks: int, dim: int, checkable: bool) -> st
         return (f"the manifest says the vectors were written at generation {written!r}, but "
                 f"the store is at generation {current}: the manifest or the store was "
                 "replaced or edited")
+    if written < current and index.writer_busy():
+        return (f"an ingest (or another newsqa writer) is running on this index: {VECTORS} is "
+                f"saved when it finishes (generation {written}, the store is at {current}); "
+                "run doctor again then")
     if written < current:
         return (f"{VECTORS} lags the store: it was last written at generation {written} and "
                 f"the store is at {current} (a write stopped before saving the vectors; "

@@ -31,11 +31,12 @@ import numpy as np
 
 from qa.chunking import ChunkParams
 from qa.errors import STORE_DAMAGED_HINT, NewsqaError
-from qa.locks import lock_folder
+from qa.locks import folder_busy, lock_folder
 from qa.records import Article, Carrier, Chunk, Filters
 from qa.text import STOPWORDS, tokens
 
 FORMAT_VERSION = 1
+PRECISIONS = ("fp32", "int8")  # what an index's vectors may be embedded at
 MANIFEST = "manifest.json"
 DATABASE = "store.sqlite"
 VECTORS = "vectors.faiss"
@@ -533,6 +534,10 @@ class Index:
             conn.execute("PRAGMA synchronous = FULL")
         return conn
 
+    def writer_busy(self) -> bool:
+        """Whether another process is writing this index now (holding its lock)."""
+        return self._lock is None and folder_busy(self.path)
+
     @staticmethod
     def _take_lock(path: Path) -> Any:
         return lock_folder(path, f"another newsqa process is writing {path}",
@@ -551,8 +556,11 @@ class Index:
             manifest = json.loads(data.decode("utf-8"))
         except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, a huge number
             raise NewsqaError(
-                f"the index manifest {path} is unreadable ({exc.__class__.__name__})",
-                hint="run `newsqa index doctor` to inspect the index",
+                f"the index manifest {path} is unreadable ({exc.__class__.__name__}): it names "
+                "the embedder of the stored vectors, so neither newsqa nor doctor can use the "
+                "index without it",
+                hint="put manifest.json back from a backup; else re-ingest the files into a new "
+                     "--index (and delete this one)",
             ) from exc
         if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
             raise NewsqaError(

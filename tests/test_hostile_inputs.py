@@ -14,6 +14,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from typer.testing import CliRunner
 import qa.cli
 from qa.cli import app
 from tests.conftest import FakeEmbedder, FakeGenerator
-from tests.fake_cli import command, environment
+from tests.fake_cli import DELAY, command, environment, start
 
 STORY = {"url": "https://harbor.example/1", "title": "Footbridge approved",
          "text": "The Alder Bay council voted to build a footbridge. It will cost $4.2 million."}
@@ -267,3 +268,25 @@ def test_an_index_dir_that_is_a_file_an_uncreatable_path_or_a_long_name_is_refus
             assert result.returncode == 1 and "hint:" in message, (args, where, message)
             if args[0] == "ingest":
                 assert expected in message, message
+
+
+def test_doctor_during_a_live_ingest_says_an_ingest_is_running(tmp_path: Path) -> None:
+    jsonl(tmp_path / "news.jsonl", STORY)
+    assert newsqa(tmp_path, "ingest", "news.jsonl").returncode == 0
+    jsonl(tmp_path / "more.jsonl", *[{"url": f"https://m.example/{i}", "text": f"Story {i} of "
+                                      "the council's vote."} for i in range(96)])
+    writer = start("ingest", "more.jsonl", cwd=tmp_path, **{DELAY: "1.0"})  # holds its lock
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            doctor = newsqa(tmp_path, "index", "doctor")
+            if "an ingest (or another newsqa writer) is running" in doctor.stdout:
+                break
+            assert "lags the store" not in doctor.stdout, doctor.stdout
+            time.sleep(0.3)
+        else:
+            raise AssertionError("doctor never saw the ingest")
+        assert "a write stopped" not in doctor.stdout and "differ" not in doctor.stdout
+    finally:
+        writer.kill()
+        writer.communicate()

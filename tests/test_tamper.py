@@ -395,3 +395,26 @@ def test_flipped_bytes_in_the_store_give_clear_errors_never_a_traceback(cli: Pat
         if result.exit_code == 1:
             said = " ".join(result.output.split())
             assert "hint:" in said or "problem" in said or "still wrong" in said, said
+
+
+@pytest.mark.parametrize(("change", "says", "not_says"), [
+    (_set("embedder", {"name": "fake/bag-of-words", "dim": 16, "precision": "int8"}),
+     "every stored vector has dimension 64: the manifest was edited", "rm --id"),
+    (_set("embedder", {"name": "fake/bag-of-words", "dim": 64, "precision": "fp16"}),
+     "precision 'fp16' is not one of fp32, int8", "sound"),
+])
+def test_doctor_names_a_manifest_fault_as_one(cli: Path, change: Callable[[dict[str, Any]], None],
+                                              says: str, not_says: str) -> None:
+    manifest(change)(cli)
+    doctor = invoke("index", "doctor")
+    said = " ".join(doctor.output.split())
+    assert doctor.exit_code == 1 and says in said and not_says not in said, said
+
+
+def test_a_manifest_that_is_not_json_is_refused_with_a_way_out(cli: Path) -> None:
+    (cli / MANIFEST).write_text("{bad", encoding="utf-8")
+    for command in (("index", "doctor"), ("ask", "--json", COST)):
+        result = invoke(*command)
+        failed_cleanly(result, "manifest")
+        assert "put manifest.json back from a backup" in " ".join(result.stderr.split())
+        assert "run `newsqa index doctor`" not in result.stderr  # doctor cannot open it either

@@ -385,7 +385,7 @@ def test_flipped_bytes_in_the_store_give_clear_errors_never_a_traceback(cli: Pat
     store = cli / "store.sqlite"
     data = bytearray(store.read_bytes())
     rng = np.random.default_rng(seed)
-    for at in rng.integers(100, len(data), size=2 ** (seed % 5)):  # past the header's magic
+    for at in rng.integers(100, len(data), size=1 + seed % 4):  # past the header's magic
         data[at] ^= 0xFF
     store.write_bytes(bytes(data))
     for command in (("ask", "--json", COST), ("index", "info", "--json"), ("index", "doctor"),

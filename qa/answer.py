@@ -26,6 +26,7 @@ from qa.records import Answer, Citation, Evidence, Filters
 from qa.retrieve import RetrieveParams, retrieve
 from qa.shaping import complete_list, reporting_source
 from qa.store import Index
+from qa.text import content_terms
 from qa.verify import Verified, verify
 
 MAX_QUESTION_CHARS = 2000
@@ -78,6 +79,13 @@ def ask(question: str, *, index: Index, embedder: Embedder, generator: Generator
 def _ask(question: str, index: Index, embedder: Embedder, generator: Generator,
          filters: Filters, params: AskParams, on_text: Callable[[str], None] | None) -> Answer:
     started = time.perf_counter()
+    if not content_terms(question):
+        # Nothing to search for ("the", an emoji): whatever came back would be unrelated, and
+        # a cited fact about it would look like an answer.
+        return Answer(question=question, answer=REFUSAL, answerable=False, citations=(),
+                      retrieved=(), model=generator.name,
+                      timings={"retrieve_s": 0.0, "evidence_s": 0.0, "generate_s": 0.0,
+                               "verify_s": 0.0, "total_s": time.perf_counter() - started})
     latest = wants_latest(question)
     query_vector = embedder.embed([question])[0]
     hits = retrieve(index, question, query_vector, filters, params.retrieve)

@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from typer.core import TyperCommand, TyperGroup
 
-from qa.errors import NewsqaError
+from qa.errors import NewsqaError, from_environment
 from qa.interrupts import keep_lost, stop_if_interrupted
 from qa.terminal import SafeConsole, shown
 
@@ -127,6 +127,14 @@ def _user_errors(ctx: typer.Context) -> Iterator[None]:
         errors.print("[yellow]interrupted[/]")
         raise typer.Exit(130) from None
     except Exception as exc:
+        if (known := from_environment(exc)) is not None and not _caused_by_interrupt(exc):
+            if debug:
+                raise
+            errors.print(f"[red]error:[/] {escape(known.message)}", highlight=False,
+                         soft_wrap=True)
+            errors.print(f"[dim]hint: {escape(known.hint or '')}[/]", highlight=False,
+                         soft_wrap=True)
+            raise typer.Exit(1) from None
         if not _caused_by_interrupt(exc):
             raise
         # Ctrl-C inside a lazy import surfaces as the ImportError it caused.

@@ -17,7 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from qa.store import VECTORS, Index, leftover_temporaries
+from qa.errors import STORE_DAMAGED_HINT
+from qa.readers import content_hash
+from qa.records import Article
+from qa.store import PRECISIONS, VECTORS, Index, leftover_temporaries
 from qa.text import headline
 
 _REINGEST = "remove them (`newsqa rm --id ID`) and ingest their files again"
@@ -42,10 +45,82 @@ def _ids(index: Index, sql: str, limit: int = 3) -> str:
 
 def check(index: Index, repair: bool = False) -> Checkup:
     result = Checkup()
-    problems, repaired = result.problems, result.repaired
     integrity = index.conn.execute("PRAGMA integrity_check").fetchone()[0]
     if integrity != "ok":
-        problems.append(f"SQLite integrity check: {integrity}")
+        result.problems.append(f"SQLite integrity check: {integrity} ({STORE_DAMAGED_HINT})")
+    _unreadable(index, result, repair)
+    # What is left unreadable has been reported: the other checks read it as best they can.
+    strict, index.conn.text_factory = index.conn.text_factory, _lenient
+    try:
+        _check(index, result, repair)
+    finally:
+        index.conn.text_factory = strict
+    return result
+
+
+def _lenient(value: bytes) -> str:
+    return value.decode("utf-8", errors="replace")
+
+
+_TEXT_COLUMNS = ("id", "url", "title", "text", "published", "day", "source", "authors", "extra",
+                 "content_hash", "origin", "added")
+
+
+def _unreadable(index: Index, result: Checkup, repair: bool) -> None:
+    """Stored articles and copies with text that is not UTF-8 (every answer that retrieves one
+    would fail), and ones whose fields no longer hash to what was stored with them (edited or
+    damaged in place). A repair sets the unreadable ones aside in a quarantine file."""
+    unreadable: list[tuple[str, int]] = []
+    altered: list[str] = []
+    names: list[str] = []
+    columns = ", ".join(f"CAST({c} AS BLOB)" for c in _TEXT_COLUMNS)
+    for table in ("articles", "copies"):
+        for rowid, *blobs in index.conn.execute(f"SELECT rowid, {columns} FROM {table}"):
+            try:
+                row = dict(zip(_TEXT_COLUMNS, (None if b is None else bytes(b).decode("utf-8")
+                                               for b in blobs), strict=True))
+            except UnicodeDecodeError:
+                unreadable.append((table, rowid))
+                names.append(bytes(blobs[0]).decode("utf-8", errors="backslashreplace"))
+                continue
+            try:
+                authors = json.loads(row["authors"] or "")
+            except ValueError:
+                continue  # reported with the metadata
+            article = Article(id=row["id"] or "", text=row["text"] or "", url=row["url"],
+                              title=row["title"] or "", published=row["published"],
+                              source=row["source"],
+                              authors=tuple(authors) if isinstance(authors, list) else ())
+            if content_hash(article) != row["content_hash"]:
+                altered.append(row["id"] or "")
+    for rowid, chunk_id in index.conn.execute("SELECT article_rowid, CAST(id AS BLOB) "
+                                              "FROM chunks"):
+        try:
+            bytes(chunk_id).decode("utf-8")
+        except UnicodeDecodeError:
+            if ("articles", rowid) not in unreadable:
+                unreadable.append(("articles", rowid))
+                names.append(f"the article of chunk {bytes(chunk_id)!r}")
+    if unreadable:
+        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        result.problems.append(
+            f"{len(unreadable)} stored articles or copies hold text that is not UTF-8 "
+            f"({shown}; damaged bytes): every answer that retrieves one fails; `--repair` "
+            "sets them aside in a quarantine file, and the next ingest of their files stores "
+            "them again")
+        if repair:
+            file = index.set_aside(unreadable, "text that is not UTF-8")
+            result.repaired.append(f"set {len(unreadable)} unreadable articles aside in "
+                                   f"{file.name}")
+    if altered:
+        shown = ", ".join(altered[:3]) + (", ..." if len(altered) > 3 else "")
+        result.problems.append(f"{len(altered)} stored articles no longer match the content "
+                               f"hash stored with them: edited or damaged in place ({shown}: "
+                               f"{_REINGEST})")
+
+
+def _check(index: Index, result: Checkup, repair: bool) -> None:
+    problems, repaired = result.problems, result.repaired
     counts = index.counts()
     result.facts.update(counts)
     result.facts["fts_rows"] = _one(index, "SELECT count(*) FROM chunks_fts")
@@ -69,6 +144,12 @@ def check(index: Index, repair: bool = False) -> Checkup:
                         f"(articles {_ids(index, f'SELECT DISTINCT a.id {offsets}')}: "
                         f"{_REINGEST})")
     bad_vectors = 0
+    if dim is not None and (held := _stored_dim(index)) not in (None, dim):
+        problems.append(f"the manifest says the embedder's dimension is {dim}, but every "
+                        f"stored vector has dimension {held}: the manifest was edited or "
+                        f"replaced; restore it (embedder dim {held}), or re-ingest into a new "
+                        "--index")
+        dim = None  # the vectors cannot be judged against a wrong dimension
     if dim is not None:
         sized = f"FROM chunks c LEFT JOIN articles a ON a.rowid = c.article_rowid WHERE " \
                 f"length(c.vector) != {dim * np.dtype(np.float32).itemsize}"
@@ -90,19 +171,34 @@ def check(index: Index, repair: bool = False) -> Checkup:
 
     _leftovers(index, result, repair)
     if dim is None or not generation_ok:
-        return result  # without a dimension or a generation, the vectors cannot be judged
+        return  # without a dimension or a generation, the vectors cannot be judged
     manifest_counts = index.manifest.get("counts")
     vectors_problem = _vectors_problem(index, chunks, dim, checkable=not bad_vectors)
     if vectors_problem:
         problems.append(vectors_problem)
-    if manifest_counts != index.counts():
+    if manifest_counts != index.counts() and not index.writer_busy():
         problems.append(f"the manifest counts {manifest_counts} differ from the store "
                         f"{index.counts()}")
     if repair and (vectors_problem or manifest_counts != index.counts()) and not bad_vectors:
         index.commit_vectors(full=True)
         repaired.append(f"rewrote {index.vector_store.uri if index.vector_store else VECTORS}"
                         " and the manifest from the store")
-    return result
+
+
+def _stored_dim(index: Index) -> int | None:
+    """The one dimension all stored vectors share, if they share one and look like
+    embeddings (unit length, as every embedder here makes them): then a manifest that says
+    otherwise is wrong, not the vectors."""
+    sizes = index.conn.execute("SELECT DISTINCT length(vector) FROM chunks LIMIT 2").fetchall()
+    if len(sizes) != 1 or sizes[0][0] % 4:
+        return None
+    sample = [np.frombuffer(r[0], dtype=np.float32) for r in
+              index.conn.execute("SELECT vector FROM chunks LIMIT 16")]
+    with np.errstate(all="ignore"):  # bytes that are no vectors overflow, or are NaN
+        norms = np.linalg.norm(np.vstack(sample).astype(np.float64), axis=1) if sample \
+            else np.zeros(1)
+        unit = bool(np.all(np.abs(norms - 1) < 0.01))
+    return int(sizes[0][0]) // 4 if unit else None
 
 
 def _manifest_problems(manifest: dict[str, Any], problems: list[str]) -> int | None:
@@ -115,6 +211,11 @@ def _manifest_problems(manifest: dict[str, Any], problems: list[str]) -> int | N
         problems.append(f"the manifest's embedder {embedder!r} is not a name and a dimension: "
                         "restore the manifest, or re-ingest into a new --index")
         dim = None
+    precision = embedder.get("precision", "fp32") if isinstance(embedder, dict) else "fp32"
+    if precision not in PRECISIONS:
+        problems.append(f"the manifest's precision {precision!r} is not one of "
+                        f"{', '.join(PRECISIONS)}: restore the manifest (the store's vectors "
+                        "were embedded at one of these), or re-ingest into a new --index")
     chunking = manifest.get("chunking")
     if not (isinstance(chunking, dict) and set(chunking) == {"max_words", "overlap_sentences"}
             and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
@@ -187,6 +288,10 @@ def _vectors_problem(index: Index, chunks: int, dim: int, checkable: bool) -> st
         return (f"the manifest says the vectors were written at generation {written!r}, but "
                 f"the store is at generation {current}: the manifest or the store was "
                 "replaced or edited")
+    if written < current and index.writer_busy():
+        return (f"an ingest (or another newsqa writer) is running on this index: {VECTORS} is "
+                f"saved when it finishes (generation {written}, the store is at {current}); "
+                "run doctor again then")
     if written < current:
         return (f"{VECTORS} lags the store: it was last written at generation {written} and "
                 f"the store is at {current} (a write stopped before saving the vectors; "

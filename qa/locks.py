@@ -22,3 +22,21 @@ def lock_folder(folder: Path, busy: str, hint: str) -> IO[str]:
         handle.close()
         raise NewsqaError(busy, hint=hint) from None
     return handle
+
+
+def folder_busy(folder: Path) -> bool:
+    """Whether another process holds the lock of `folder` now (a writer at work); False when
+    there is no lock file or this process cannot tell."""
+    try:
+        handle = open(folder / LOCK, "rb")  # noqa: SIM115 (closed below)
+    except OSError:
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        return False

@@ -11,11 +11,14 @@ Nothing here uses pickle: SQLite rows, JSON and FAISS's own binary format only.
 from __future__ import annotations
 
 import contextlib
+import errno
+import functools
 import hashlib
 import json
 import os
 import signal
 import sqlite3
+import stat
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -27,12 +30,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from qa.chunking import ChunkParams
-from qa.errors import NewsqaError
-from qa.locks import LOCK, lock_folder
+from qa.errors import STORE_DAMAGED_HINT, NewsqaError
+from qa.locks import LOCK, folder_busy, lock_folder
 from qa.records import Article, Carrier, Chunk, Filters
 from qa.text import STOPWORDS, tokens
 
 FORMAT_VERSION = 1
+PRECISIONS = ("fp32", "int8")  # what an index's vectors may be embedded at
 MANIFEST = "manifest.json"
 DATABASE = "store.sqlite"
 VECTORS = "vectors.faiss"
@@ -198,13 +202,22 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+MAX_INDEX_NAME_BYTES = 100  # file systems allow 255 bytes a name; a name is typed, and shown
+
+
+def excerpt_of(name: str, limit: int = 60) -> str:
+    return repr(name[:limit]) + (f"... ({len(name):,} characters)" if len(name) > limit else "")
+
+
 def index_folder(index_dir: Path, name: str) -> Path:
     """The folder of the index called `name` in `index_dir`. A name is one folder name, never
     a path: `..`, `/abs`, `a/b`, `.` or "" would put the store outside `index_dir` (or in it)."""
     if not name.strip() or name in (".", "..") or any(c in name for c in "/\\") or \
-            any(ord(c) < 32 or ord(c) == 127 for c in name):
-        raise NewsqaError(f"--index {name!r} is not an index name: a name is one folder name "
-                          "inside the index dir, without / or \\ and not . or ..",
+            any(ord(c) < 32 or ord(c) == 127 for c in name) or \
+            len(name.encode("utf-8", "surrogatepass")) > MAX_INDEX_NAME_BYTES:
+        raise NewsqaError(f"--index {excerpt_of(name)} is not an index name: a name is one "
+                          "folder name inside the index dir, without / or \\, not . or .., "
+                          f"and at most {MAX_INDEX_NAME_BYTES} bytes",
                           hint="write --index news (and --index-dir PATH to choose the folder "
                                "that holds the indexes)")
     return index_dir / name
@@ -309,6 +322,39 @@ def _tune(index: Any) -> None:
         index.nprobe = NPROBE
 
 
+MAX_MANIFEST_BYTES = 1024 * 1024  # the manifest newsqa writes is under 1 KB
+
+
+def not_a_file(path: Path) -> str | None:
+    """Why `path` (if it exists) cannot be one of an index's files: a FIFO would make the
+    reader wait forever and a device (a link to /dev/zero) never ends. None for a regular file
+    or a missing one."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc.__class__.__name__})"
+    if stat.S_ISREG(mode):
+        return None
+    return "is a folder" if stat.S_ISDIR(mode) else "is not a regular file (a FIFO, a device " \
+        "or a socket)"
+
+
+def read_small_file(path: Path, limit: int) -> bytes:
+    """A regular file of at most `limit` bytes, read without waiting on a FIFO (opened
+    non-blocking and checked before reading) and without reading past the limit. Raises
+    OSError (ValueError for a file that is not regular or is too big)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ValueError("not a regular file (a FIFO, a device or a socket)")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"over {limit:,} bytes")
+    return data
+
+
 def _file_digest(path: Path) -> str:
     """SHA-256 of a file, read in blocks: the vectors file is trusted only if it is the one
     this index wrote (an older index, without a digest, is trusted on size alone)."""
@@ -317,6 +363,22 @@ def _file_digest(path: Path) -> str:
             return hashlib.file_digest(handle, "sha256").hexdigest()
     except OSError:
         return ""
+
+
+class UnreadableText(NewsqaError):
+    """Text in the store that is not UTF-8 (a flipped byte, an edit): raised where it is read,
+    instead of sqlite3's error, which quotes the text."""
+
+
+def _stored_text(database: Path, value: bytes) -> str:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UnreadableText(
+            f"the index store {database} holds text that is not UTF-8 (a damaged byte or an "
+            "edit); the article that holds it cannot be shown",
+            hint="`newsqa index doctor` names it, and `newsqa index doctor --repair` sets it "
+                 "aside") from None
 
 
 def _damaged(path: Path | None, what: str) -> NewsqaError:
@@ -414,15 +476,17 @@ class Index:
         """The store, which must exist unless the index is being created; a missing or
         damaged store is an error that names `doctor`, never an empty index in its place."""
         database = path / DATABASE
+        for name in (DATABASE, f"{DATABASE}-wal", f"{DATABASE}-shm"):
+            if (problem := not_a_file(path / name)) is not None:
+                raise NewsqaError(f"{path / name} {problem}, so the index cannot be opened",
+                                  hint="move it away; re-ingest into a new --index if the "
+                                       "store is lost")
         if not create and not database.exists():
             raise NewsqaError(f"the index at {path} has a manifest but no {DATABASE}: its "
                               "articles are lost", hint="re-ingest into a new --index")
         try:
-            conn = sqlite3.connect(database, isolation_level=None, timeout=30)
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = FULL")
+            conn = Index._sqlite(database, read_only_folder=not write and not create
+                                 and not os.access(path, os.W_OK))
             if create:
                 # One transaction, which may run again: a creation killed after it and before
                 # the manifest was written left an empty store, made again here.
@@ -440,9 +504,11 @@ class Index:
                              "--index")
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
         except sqlite3.DatabaseError as exc:
-            raise NewsqaError(f"{database} is not a readable SQLite store ({exc})",
-                              hint="run `newsqa index doctor`; re-ingest if it is damaged"
-                              ) from exc
+            if exc.sqlite_errorname.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+                raise NewsqaError(f"{database} is not a readable SQLite store ({exc})",
+                                  hint=STORE_DAMAGED_HINT) from exc
+            raise  # a full disk, a folder that cannot be written: see qa.errors
+
         if not {"articles", "chunks", "chunks_fts", "meta"} <= tables:
             conn.close()
             raise NewsqaError(f"{database} lacks the newsqa tables",
@@ -459,6 +525,34 @@ class Index:
         return conn
 
     @staticmethod
+    def _sqlite(database: Path, read_only_folder: bool) -> sqlite3.Connection:
+        """A connection to the store. In a folder nobody can write (a read-only mount, a
+        backup), SQLite cannot make the files its WAL mode shares between processes; as no
+        process can write there either, the store is opened as immutable."""
+        if read_only_folder:
+            wal = database.with_name(f"{database.name}-wal")
+            if wal.exists() and wal.stat().st_size:
+                raise NewsqaError(f"{wal} holds writes not yet merged into the store, which "
+                                  "cannot be done in a folder that cannot be written",
+                                  hint="copy the index folder somewhere writable and use that "
+                                       "(--index-dir)")
+            conn = sqlite3.connect(f"{database.resolve().as_uri()}?immutable=1", uri=True,
+                                   isolation_level=None)
+        else:
+            conn = sqlite3.connect(database, isolation_level=None, timeout=30)
+        conn.row_factory = sqlite3.Row
+        conn.text_factory = functools.partial(_stored_text, database)
+        conn.execute("PRAGMA foreign_keys = ON")
+        if not read_only_folder:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+        return conn
+
+    def writer_busy(self) -> bool:
+        """Whether another process is writing this index now (holding its lock)."""
+        return self._lock is None and folder_busy(self.path)
+
+    @staticmethod
     def _take_lock(path: Path) -> Any:
         return lock_folder(path, f"another newsqa process is writing {path}",
                            hint="wait for that ingest to finish, then run this again")
@@ -466,11 +560,21 @@ class Index:
     @staticmethod
     def _read_manifest(path: Path) -> dict[str, Any]:
         try:
-            manifest = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            data = read_small_file(path, MAX_MANIFEST_BYTES)
+        except (OSError, ValueError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else exc
+            raise NewsqaError(f"the index manifest {path} cannot be read: {why}",
+                              hint="put the manifest back from a backup (or move this one "
+                                   "away and run `newsqa index doctor`)") from exc
+        try:
+            manifest = json.loads(data.decode("utf-8"))
+        except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, a huge number
             raise NewsqaError(
-                f"the index manifest {path} is unreadable ({exc.__class__.__name__})",
-                hint="run `newsqa index doctor` to inspect the index",
+                f"the index manifest {path} is unreadable ({exc.__class__.__name__}): it names "
+                "the embedder of the stored vectors, so neither newsqa nor doctor can use the "
+                "index without it",
+                hint="put manifest.json back from a backup; else re-ingest the files into a new "
+                     "--index (and delete this one)",
             ) from exc
         if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
             raise NewsqaError(
@@ -715,6 +819,50 @@ class Index:
         self._vectors = None
         return removed
 
+    def set_aside(self, rows: Sequence[tuple[str, int]], reason: str) -> Path:
+        """Move stored rows (`("articles" | "copies", rowid)`) that cannot be read out of the
+        store, with an article's chunks and copies, into `quarantine-TIME.jsonl` beside it:
+        each column as text where it is UTF-8, else as hex. The file is written (and synced)
+        before the rows are deleted, so a crash between the two loses nothing."""
+        self._check_writable()
+        taken: dict[tuple[str, int], None] = {}
+        for table, rowid in rows:
+            taken[(table, rowid)] = None
+            if table == "articles":
+                taken.update((("copies", r[0]), None) for r in self.conn.execute(
+                    "SELECT rowid FROM copies WHERE canonical_rowid = ?", (rowid,)))
+        file = self.path / f"quarantine-{datetime.now(UTC):%Y%m%dT%H%M%S%f}.jsonl"
+        with open(file, "x", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(self._raw_row(table, rowid, reason)) + "\n"
+                              for table, rowid in taken)
+            handle.flush()
+            os.fsync(handle.fileno())
+        with self.transaction():
+            for table, rowid in taken:
+                if table == "articles":
+                    self._delete_article(rowid)
+                else:
+                    self.conn.execute("DELETE FROM copies WHERE rowid = ?", (rowid,))
+            self.conn.execute("DELETE FROM files")  # let the next ingest read their files
+            self._bump_generation()
+        self._vectors = None
+        return file
+
+    def _raw_row(self, table: str, rowid: int, reason: str) -> dict[str, Any]:
+        names = [r[1] for r in self.conn.execute(f"PRAGMA table_info({table})")]
+        blobs = self.conn.execute(
+            f"SELECT {', '.join(f'CAST({n} AS BLOB)' for n in names)} FROM {table} "
+            "WHERE rowid = ?", (rowid,)).fetchone()
+        row: dict[str, Any] = {"table": table, "reason": reason}
+        for name, blob in zip(names, blobs, strict=True):
+            if name == "vector" or blob is None:
+                continue
+            try:
+                row[name] = bytes(blob).decode("utf-8")
+            except UnicodeDecodeError:
+                row[name] = {"hex": bytes(blob).hex()}
+        return row
+
     def find(self, *, ids: Sequence[str] = (), urls: Sequence[str] = (),
              sources: Sequence[str] = ()) -> list[str]:
         """Ids of stored articles and copies with any of these ids, URLs or outlets (outlet
@@ -869,7 +1017,13 @@ class Index:
         digest: list[str] = []
 
         def write(tmp: Path) -> None:
-            faiss.write_index(vectors, str(tmp))
+            try:
+                faiss.write_index(vectors, str(tmp))
+            except RuntimeError as exc:  # FAISS reports a failed write (a full disk) this way
+                full = "No space left" in str(exc) or "Disk quota" in str(exc)
+                raise OSError(errno.ENOSPC if full else errno.EIO, "No space left on device"
+                              if full else f"FAISS could not write it: {str(exc)[-200:]}",
+                              str(self.path / VECTORS)) from exc
             digest.append(_file_digest(tmp))
 
         # Written straight to disk: serialising in memory first would hold two more copies.

@@ -46,6 +46,7 @@ from qa.prompts import REFUSAL
 from qa.records import Citation, Evidence
 from qa.text import (
     NUMBER_WORDS,
+    STOPWORDS,
     contains_term,
     content_terms,
     is_number,
@@ -73,9 +74,30 @@ class Verified:
     answerable: bool
 
 
+# Words a draft strings around citation markers ("and cite [9]", "see [2]"): once the
+# markers are taken out, a tail of only these is left over, not part of the claim.
+_CITING = frozenset({"cite", "cites", "citing", "cited", "see", "source", "sources", "ref",
+                     "reference", "references", "also"})
+
+
+def _leftover(piece: str) -> bool:
+    return not any(ch.isdigit() for ch in piece) and \
+        all(t in STOPWORDS or t in _CITING for t in tokens(piece))
+
+
 def _strip_markers(sentence: str) -> tuple[str, list[int]]:
+    """The sentence without its citation markers, and their keys. What follows the markers
+    and holds only function or citing words ("... [1] and cite and [9].") goes with them."""
     keys = [int(k) for m in _MARKER.finditer(sentence) for k in m.group(1).split(",")]
-    return _MARKER.sub("", sentence).strip(), keys
+    pieces = _MARKER.split(sentence)[::2]  # the text between markers (split keeps the groups)
+    kept = len(pieces)
+    while kept > 1 and _leftover(pieces[kept - 1]):
+        kept -= 1
+    if kept == len(pieces):
+        return _MARKER.sub("", sentence).strip(), keys
+    claim = "".join(pieces[:kept]).rstrip(" ,;:-")
+    end = sentence.rstrip()[-1:] if sentence.rstrip()[-1:] in (".", "!", "?") else ""
+    return (claim + end if claim and claim[-1] not in ".!?" else claim).strip(), keys
 
 
 def support(claim: str, question: str, evidence: Evidence) -> float:

@@ -134,3 +134,13 @@ def test_a_compound_question_is_answered_part_by_part(tmp_path: Path,
     # The part the evidence does not support is named, not silently dropped.
     assert partial.answerable and partial.answer.startswith("$12 million [")
     assert "The archive does not answer “What did the mayor of Paris say?”" in partial.answer
+
+
+@pytest.mark.parametrize("question", ["the", "\U0001f600", "what is it?", "??"])
+def test_a_question_with_no_content_words_is_refused(built: Path, embedder: FakeEmbedder,
+                                                     question: str) -> None:
+    generator = FakeGenerator(default="$4.2 million")  # would answer anything it is asked
+    with open_index(built, embedder, write=False) as index:
+        answer = ask(question, index=index, embedder=embedder, generator=generator)
+    assert not answer.answerable and answer.answer == REFUSAL and not answer.citations
+    assert generator.prompts == []

@@ -139,6 +139,13 @@ YAML_BOMB = "\n".join(["---", 'a: &a ["lol","lol","lol","lol","lol","lol","lol",
                          for p, n in zip("abcdefgh", "bcdefghi", strict=True)),
                        "title: Aliases", "---", "The body of the article is here."])
 
+def _short_refusal(report: dict[str, Any], limit: str) -> bool:
+    """The rejection names the limit crossed and quotes at most a short escaped excerpt."""
+    reason: str = report["reasons"][0]
+    return limit in reason and len(reason) < 400 and reason.count("\\x00") <= 24 \
+        and "\x00" not in reason
+
+
 # name -> (file name, how to make it, a check of what was read)
 Check = Callable[[dict[str, Any]], bool]
 CASES: dict[str, tuple[str, Callable[[Path], None], Check]] = {
@@ -227,6 +234,27 @@ CASES: dict[str, tuple[str, Callable[[Path], None], Check]] = {
         "puny.warc", lambda p: p.write_bytes(_warc((PAGE + b"\x80", "text/html; charset=punycode"),
                                                    gzip_records=False)),
         lambda r: r["counts"] == {"Article": 1}),
+    "a WARC of 20 MB of zeros, no line break": (
+        "zeros.warc", lambda p: p.write_bytes(bytes(20 * MB)),
+        lambda r: r["counts"] == {"Rejected": 1} and _short_refusal(r, "over 1 MB without")),
+    "a gzipped WARC of 20 MB of zeros (20 KB)": (
+        "zeros.warc.gz", lambda p: p.write_bytes(gzip.compress(bytes(20 * MB), 9)),
+        lambda r: r["counts"] == {"Rejected": 1} and _short_refusal(r, "over 1 MB without")),
+    "a gzipped JSONL of a billion blank lines": (
+        "blank.jsonl.gz", lambda p: p.write_bytes(_gzip_bomb(b"\n" * MB, 1024)),
+        lambda r: r["counts"] == {"Rejected": 1} and _short_refusal(r, "over 10,000 blank")),
+    "a gzipped WARC of a billion blank lines": (
+        "blank.warc.gz", lambda p: p.write_bytes(_gzip_bomb(b"\r\n" * (MB // 2), 1024)),
+        lambda r: r["counts"] == {"Rejected": 1} and _short_refusal(r, "record 1")),
+    "a page of 1 MB of <p> elements": (
+        "markup.html", lambda p: p.write_bytes(PAGE[:200] + b"<p>word</p>" * (MB // 11)
+                                               + PAGE[200:]),
+        lambda r: r["counts"] == {"Rejected": 1} and _short_refusal(r, "over 40,000 HTML")),
+    "a WARC record of 1 MB of <div> elements": (
+        "markup.warc.gz", lambda p: p.write_bytes(_warc((b"<div>x</div>" * (MB // 12) + PAGE,
+                                                         "text/html"), (PAGE, "text/html"))),
+        lambda r: r["counts"] == {"Rejected": 1, "Article": 1}
+        and _short_refusal(r, "over 40,000 HTML")),
     "control characters and NUL in an article": (
         "controls.jsonl", lambda p: p.write_text(json.dumps(
             {"title": "Vote \x1b[2J\x1b]0;owned\x07", "text": "The council\x00 met\x1bc on "

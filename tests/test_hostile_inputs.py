@@ -7,11 +7,15 @@ what went wrong, naming the file, without a traceback, and that nothing stored i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +24,7 @@ from typer.testing import CliRunner
 import qa.cli
 from qa.cli import app
 from tests.conftest import FakeEmbedder, FakeGenerator
-from tests.fake_cli import command, environment
+from tests.fake_cli import DELAY, command, environment, start
 
 STORY = {"url": "https://harbor.example/1", "title": "Footbridge approved",
          "text": "The Alder Bay council voted to build a footbridge. It will cost $4.2 million."}
@@ -28,10 +32,11 @@ RACE = {"url": "https://dispatch.example/2", "title": "Marathon",
         "text": "Orlin Maddox won the Riverton Marathon on Sunday. Thousands ran."}
 
 
-def newsqa(cwd: Path, *args: str | bytes) -> subprocess.CompletedProcess[str]:
+def newsqa(cwd: Path, *args: str | bytes, timeout: float = 300,
+           ) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(command(*map(os.fsdecode, args)), cwd=cwd, env=environment(),
                             capture_output=True, text=True, errors="backslashreplace",
-                            timeout=300)
+                            timeout=timeout)
     assert "Traceback" not in result.stdout + result.stderr, result.stderr
     return result
 
@@ -105,6 +110,28 @@ def test_an_index_name_that_is_a_path_is_refused(tmp_path: Path,
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["a", "b", "news.jsonl"]
 
 
+@pytest.mark.parametrize("name", ["manifest.json", "store.sqlite"])
+def test_an_index_file_that_is_a_fifo_or_a_link_to_dev_zero_is_refused_at_once(
+        tmp_path: Path, name: str) -> None:
+    jsonl(tmp_path / "news.jsonl", STORY)
+    assert newsqa(tmp_path, "ingest", "news.jsonl").returncode == 0
+    file = tmp_path / "indexes" / "default" / name
+    kept = file.read_bytes()
+    for make in (os.mkfifo, lambda path: path.symlink_to("/dev/zero")):
+        file.unlink()
+        make(file)
+        for args in (["index", "info"], ["index", "doctor"], ["ask", "What will it cost?"],
+                     ["ingest", "news.jsonl"]):
+            result = newsqa(tmp_path, *args, timeout=30)  # it waited, or read until memory ran out
+            message = " ".join(result.stderr.split())
+            assert result.returncode == 1, (args, result.stdout, result.stderr)
+            assert f"{name}" in message and "not a regular file" in message, message
+            assert "hint:" in message, message
+    file.unlink()
+    file.write_bytes(kept)
+    assert newsqa(tmp_path, "index", "doctor").returncode == 0
+
+
 def test_a_writer_deletes_only_its_own_temporary_files(tmp_path: Path) -> None:
     jsonl(tmp_path / "news.jsonl", STORY)
     assert newsqa(tmp_path, "ingest", "news.jsonl").returncode == 0
@@ -176,3 +203,90 @@ def test_terminal_escapes_in_names_reasons_and_stored_fields_are_printed_escaped
     missing = newsqa(tmp_path, "ask", "Why?", "--index-dir", f"gone{ESCAPES}[/]")
     assert missing.returncode == 1 and not CONTROL.search(missing.stderr)
     assert "/gone\\x1b]0;pwned\\x07\\x1b[2J[/]/default" in missing.stderr  # the full path
+
+
+@contextlib.contextmanager
+def mounted(folder: Path, options: str) -> Iterator[Path]:
+    """A tmpfs at `folder` (root only): a small one to fill, or one remounted read-only."""
+    folder.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs",
+                                            str(folder)], capture_output=True).returncode:
+        pytest.skip("needs root and tmpfs to make a full or read-only file system")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], check=True)
+
+
+def test_a_full_disk_is_a_clear_error_and_nothing_committed_is_lost(tmp_path: Path) -> None:
+    jsonl(tmp_path / "news.jsonl", *[{"url": f"https://b.example/{i}", "title": f"T{i}",
+                                      "text": " ".join(f"Word{i} {j} council voted."
+                                                       for j in range(60))}
+                                     for i in range(400)])
+    with mounted(tmp_path / "full", "size=600k") as full:
+        for _ in range(2):  # the second finds the index the first left
+            result = newsqa(tmp_path, "ingest", "news.jsonl", "--index-dir", str(full))
+            message = " ".join(result.stderr.split())
+            assert result.returncode == 1 and "no space left" in message.lower(), message
+            assert "hint: free space" in message, message
+        info = newsqa(tmp_path, "index", "info", "--json", "--index-dir", str(full))
+        assert info.returncode == 0 and json.loads(info.stdout)["articles"] > 0
+        doctor = newsqa(tmp_path, "index", "doctor", "--index-dir", str(full))
+        assert doctor.returncode == 1 and "lags the store" in doctor.stdout
+
+
+def test_a_read_only_index_answers_and_writing_it_is_a_clear_error(tmp_path: Path) -> None:
+    jsonl(tmp_path / "news.jsonl", STORY, RACE)
+    assert newsqa(tmp_path, "ingest", "news.jsonl").returncode == 0
+    with mounted(tmp_path / "ro", "size=4m") as ro:
+        shutil.copytree(tmp_path / "indexes" / "default", ro / "default")
+        subprocess.run(["mount", "-o", "remount,ro", str(ro)], check=True)
+        for args in (["ask", "What will the footbridge cost?"], ["index", "info"],
+                     ["index", "doctor"]):
+            result = newsqa(tmp_path, *args, "--index-dir", str(ro))
+            assert result.returncode == 0, (args, result.stderr)
+        for args in (["ingest", "news.jsonl"], ["index", "doctor", "--repair"],
+                     ["rm", "--id", "x"], ["ingest", "news.jsonl", "--index", "new"]):
+            result = newsqa(tmp_path, *args, "--index-dir", str(ro))
+            message = " ".join(result.stderr.split())
+            assert result.returncode == 1 and "Read-only file system" in message, message
+            assert "hint: make the folder writable" in message, message
+
+
+def test_an_index_dir_that_is_a_file_an_uncreatable_path_or_a_long_name_is_refused(
+        tmp_path: Path) -> None:
+    jsonl(tmp_path / "news.jsonl", STORY)
+    (tmp_path / "a-file").write_text("x")
+    for where, expected in ((["--index-dir", "a-file"], "Not a directory"),
+                            (["--index-dir", "a-file/sub"], "Not a directory"),
+                            (["--index-dir", "/proc/newsqa"], "No such file or directory"),
+                            (["--index", "x" * 300], "at most 100 bytes")):
+        for args in (["ingest", "news.jsonl"], ["ask", "What will it cost?"],
+                     ["index", "doctor", "--repair"]):
+            result = newsqa(tmp_path, *args, *where)
+            message = " ".join(result.stderr.split())
+            assert result.returncode == 1 and "hint:" in message, (args, where, message)
+            if args[0] == "ingest":
+                assert expected in message, message
+
+
+def test_doctor_during_a_live_ingest_says_an_ingest_is_running(tmp_path: Path) -> None:
+    jsonl(tmp_path / "news.jsonl", STORY)
+    assert newsqa(tmp_path, "ingest", "news.jsonl").returncode == 0
+    jsonl(tmp_path / "more.jsonl", *[{"url": f"https://m.example/{i}", "text": f"Story {i} of "
+                                      "the council's vote."} for i in range(96)])
+    writer = start("ingest", "more.jsonl", cwd=tmp_path, **{DELAY: "1.0"})  # holds its lock
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            doctor = newsqa(tmp_path, "index", "doctor")
+            if "an ingest (or another newsqa writer) is running" in doctor.stdout:
+                break
+            assert "lags the store" not in doctor.stdout, doctor.stdout
+            time.sleep(0.3)
+        else:
+            raise AssertionError("doctor never saw the ingest")
+        assert "a write stopped" not in doctor.stdout and "differ" not in doctor.stdout
+    finally:
+        writer.kill()
+        writer.communicate()

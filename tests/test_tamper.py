@@ -350,3 +350,71 @@ def test_no_module_can_unpickle_or_evaluate() -> None:
                         loader = ast.unparse(keyword.value)
                         assert "Unsafe" not in loader and "Full" not in loader and \
                             loader != "yaml.Loader", where
+
+
+def test_an_article_whose_text_is_not_utf8_is_named_and_set_aside(cli: Path) -> None:
+    write_archive(cli.parent.parent / "archive.jsonl", ARTICLES)
+    sql("UPDATE articles SET text = CAST(replace(CAST(text AS BLOB), x'666f6f74', x'66ff6f74') "
+        "AS TEXT) WHERE text LIKE '%footbridge%'")(cli)
+    failed_cleanly(invoke("ask", "--json", COST), "holds text that is not UTF-8")
+    doctor = invoke("index", "doctor")
+    said = " ".join(doctor.output.split())
+    assert doctor.exit_code == 1 and "2 stored articles or copies hold text that is not UTF-8 " \
+        "(" in said, said
+    repaired = invoke("index", "doctor", "--repair")
+    assert repaired.exit_code == 0 and "set 2 unreadable articles aside" in repaired.output
+    [quarantine] = cli.glob("quarantine-*.jsonl")
+    held = json.loads(quarantine.read_text(encoding="utf-8").splitlines()[0])
+    assert "66ff6f74" in held["text"]["hex"] and held["url"].startswith("https://")
+    assert invoke("ask", "--json", COST).exit_code == 0  # the rest of the index answers
+    assert invoke("ingest", "archive.jsonl").exit_code == 0  # the article stored again
+    assert invoke("index", "doctor").exit_code == 0
+    answered(invoke("ask", "--json", COST))
+
+
+def test_an_article_edited_in_place_no_longer_matches_its_content_hash(cli: Path) -> None:
+    sql("UPDATE articles SET text = replace(text, '4.2', '9.9')")(cli)
+    doctor = invoke("index", "doctor")
+    said = " ".join(doctor.output.split())
+    assert doctor.exit_code == 1 and "no longer match the content hash" in said, said
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_flipped_bytes_in_the_store_give_clear_errors_never_a_traceback(cli: Path,
+                                                                         seed: int) -> None:
+    store = cli / "store.sqlite"
+    data = bytearray(store.read_bytes())
+    rng = np.random.default_rng(seed)
+    for at in rng.integers(100, len(data), size=1 + seed % 4):  # past the header's magic
+        data[at] ^= 0xFF
+    store.write_bytes(bytes(data))
+    for command in (("ask", "--json", COST), ("index", "info", "--json"), ("index", "doctor"),
+                    ("index", "doctor", "--repair"), ("ask", "--json", COST)):
+        result = invoke(*command)  # a crash or a traceback fails here
+        assert result.exit_code in (0, 1), (command, result.output)
+        if result.exit_code == 1:
+            said = " ".join(result.output.split())
+            assert "hint:" in said or "problem" in said or "still wrong" in said, said
+
+
+@pytest.mark.parametrize(("change", "says", "not_says"), [
+    (_set("embedder", {"name": "fake/bag-of-words", "dim": 16, "precision": "int8"}),
+     "every stored vector has dimension 64: the manifest was edited", "rm --id"),
+    (_set("embedder", {"name": "fake/bag-of-words", "dim": 64, "precision": "fp16"}),
+     "precision 'fp16' is not one of fp32, int8", "sound"),
+])
+def test_doctor_names_a_manifest_fault_as_one(cli: Path, change: Callable[[dict[str, Any]], None],
+                                              says: str, not_says: str) -> None:
+    manifest(change)(cli)
+    doctor = invoke("index", "doctor")
+    said = " ".join(doctor.output.split())
+    assert doctor.exit_code == 1 and says in said and not_says not in said, said
+
+
+def test_a_manifest_that_is_not_json_is_refused_with_a_way_out(cli: Path) -> None:
+    (cli / MANIFEST).write_text("{bad", encoding="utf-8")
+    for command in (("index", "doctor"), ("ask", "--json", COST)):
+        result = invoke(*command)
+        failed_cleanly(result, "manifest")
+        assert "put manifest.json back from a backup" in " ".join(result.stderr.split())
+        assert "run `newsqa index doctor`" not in result.stderr  # doctor cannot open it either

@@ -186,3 +186,14 @@ def test_a_figure_answers_only_for_what_it_is_next_to() -> None:
     assert support("$150,000", question, sentence) > 0.0
     assert support("$410,000", "How much will the police department get for officers?",
                    sentence) > 0.0
+
+
+def test_stripping_a_fake_marker_leaves_no_dangling_words() -> None:
+    for draft in ("Moscow keeps Tartus and Khmeimim [1] and cite and [9].",
+                  "Moscow keeps Tartus and Khmeimim [1], see [9].",
+                  "Moscow keeps Tartus and Khmeimim [1] and cite [9]."):
+        assert verify(draft, BASES, EVIDENCE).text == "Moscow keeps Tartus and Khmeimim [1].", \
+            draft
+    # Words between markers that say something stay.
+    result = verify("Moscow keeps Tartus [1] and Khmeimim [1].", BASES, EVIDENCE)
+    assert result.text == "Moscow keeps Tartus and Khmeimim [1]."

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from qa.records import Article
-from qa.terminal import readable
+from qa.terminal import readable, shown
 
 GZIP_MAGIC = b"\x1f\x8b"
 MB = 1024 * 1024
@@ -29,6 +29,24 @@ NUMBER_TOO_LONG = (f"a number of more than {sys.get_int_max_str_digits():,} digi
 TEXT_KEYS = ("text", "body", "content")
 DATE_KEYS = ("published", "date")
 KNOWN_KEYS = {"id", "url", "title", "source", "authors", *TEXT_KEYS, *DATE_KEYS}
+
+
+# A rejection's reason is one line of a report: a reader that quotes the input it refuses (a
+# library's error message with the line it choked on) must not print megabytes of it.
+MAX_REASON_CHARS = 400
+
+
+def excerpt(value: bytes | str, limit: int = 24) -> str:
+    """The start of a refused input as a short escaped quote (`'\\x00\\x00'... (+9 bytes)`),
+    never its raw bytes: control characters and bytes that are not UTF-8 are escaped."""
+    if isinstance(value, bytes):
+        head = value[:limit].decode("utf-8", errors="backslashreplace")
+    else:
+        head = value[:limit]
+    rest = len(value) - limit
+    more = f"... (+{rest:,} {'bytes' if isinstance(value, bytes) else 'characters'})" \
+        if rest > 0 else ""
+    return f"'{shown(head, one_line=True)}'{more}"
 
 
 def path_text(path: Path | str) -> str:
@@ -48,7 +66,10 @@ class Rejected:
 
     def __post_init__(self) -> None:  # a file name need not be UTF-8; what is shown must be
         object.__setattr__(self, "path", readable(self.path))
-        object.__setattr__(self, "reason", readable(self.reason))
+        reason, more = self.reason[:MAX_REASON_CHARS], len(self.reason) - MAX_REASON_CHARS
+        if more > 0:
+            reason += f"... (+{more:,} characters)"
+        object.__setattr__(self, "reason", readable(reason))
 
     def where(self) -> str:
         return f"{self.path}:{self.line}" if self.line else self.path

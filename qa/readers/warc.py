@@ -5,16 +5,71 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
-from qa.readers.common import MB, Rejected, parse_date
+from qa.readers.common import MB, Rejected, excerpt, parse_date
 from qa.readers.html import MAX_HTML_BYTES, extract_article
 from qa.records import Article
 
 WARC_SUFFIXES = (".warc", ".warc.gz")
 _HTML_TYPES = ("text/html", "application/xhtml+xml")
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.IGNORECASE)
+# A WARC's header lines and a page's HTTP headers are short; a "line" longer than this is not
+# a WARC (20 MB of zeros made warcio join its buffers over and over: 88 s and 1.7 GB).
+MAX_LINE_BYTES = 1 * MB
+# Records are separated by two blank lines; a long run of them is not a WARC either (a gzipped
+# billion of them read for 20 minutes).
+MAX_BLANK_LINES = 10_000
+
+
+class _NotAWarc(ValueError):
+    """A line or a run of blank lines over the limits above."""
+
+
+@lru_cache(maxsize=1)
+def _bounded_records() -> Any:
+    """warcio's ArchiveIterator, reading lines in linear time up to MAX_LINE_BYTES and at most
+    MAX_BLANK_LINES blank ones in a row, and never writing what it skips to stderr (raw bytes
+    of the file, any length)."""
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.bufferedreaders import BUFF_SIZE, DecompressingBufferedReader
+
+    class BoundedReader(DecompressingBufferedReader):  # type: ignore[misc]
+        blanks = 0
+
+        def readline(self, length: int | None = None) -> bytes:
+            cap = MAX_LINE_BYTES + 1 if length is None else min(length, MAX_LINE_BYTES + 1)
+            parts: list[bytes] = []
+            size = 0
+            self._fillbuff()
+            while size < cap and not self.empty():
+                part: bytes = self.buff.readline(cap - size)
+                parts.append(part)
+                size += len(part)
+                if part.endswith(b"\n"):
+                    break
+                self._fillbuff()
+            line = b"".join(parts)
+            if size > MAX_LINE_BYTES:
+                raise _NotAWarc(f"a line of over {MAX_LINE_BYTES // MB} MB without a line break "
+                                f"(starting {excerpt(line)}); WARC header lines are short: is "
+                                "this a WARC file?")
+            self.blanks = self.blanks + 1 if line and not line.strip() else 0
+            if self.blanks > MAX_BLANK_LINES:
+                raise _NotAWarc(f"over {MAX_BLANK_LINES:,} blank lines in a row; is this a "
+                                "WARC file?")
+            return line
+
+    class Records(ArchiveIterator):  # type: ignore[misc]
+        INC_RECORD = ""  # warcio's warning quotes the stray line, whatever its length
+
+        def __init__(self, handle: BinaryIO) -> None:
+            super().__init__(handle)
+            self.reader: Any = BoundedReader(self.fh, block_size=BUFF_SIZE)
+
+    return Records
 
 
 def _html_payload(record: Any) -> bytes | None:
@@ -64,11 +119,11 @@ def _complete(record: Any) -> bool:
 
 
 def _broken(path: Path, number: int, problem: Exception | None) -> Rejected:
-    detail = str(problem).strip().splitlines()[0] if problem and str(problem).strip() else ""
+    detail = str(problem).strip()[:200].splitlines()[0] if problem and str(problem).strip() else ""
     if "non-chunked gzip" in detail:
         return Rejected(str(path), number, "the WARC is gzipped as one stream, not one record at "
                         "a time; fix it with `warcio recompress FILE NEW_FILE` and ingest that")
-    why = f" ({detail})" if detail else ""
+    why = f" ({excerpt(detail, 120)})" if detail else ""
     return Rejected(str(path), number, f"the WARC is cut short or corrupt at record {number}"
                     f"{why}; the records before it were read; re-download or repair the file")
 
@@ -77,15 +132,13 @@ def read_warc(path: Path) -> Iterator[Article | Rejected]:
     """Articles from the HTML responses, read a record at a time; requests, metadata, other
     content types and non-200 responses are passed over. A cut or corrupt file yields what
     came before the damage and one Rejected naming the record."""
-    from warcio.archiveiterator import ArchiveIterator
-
     try:
         handle = path.open("rb")
     except OSError as exc:
         yield Rejected(str(path), None, f"cannot read the file ({exc})")
         return
     with handle:
-        records = ArchiveIterator(handle)
+        records = _bounded_records()(handle)
         number, end, member = 0, 0, None
         while True:
             number += 1
@@ -97,6 +150,9 @@ def read_warc(path: Path) -> Iterator[Article | Rejected]:
                 records.read_to_end()
                 complete = _complete(record)
                 member = records.reader.decompressor  # this record's gzip member, if any
+            except _NotAWarc as exc:
+                yield Rejected(str(path), number, f"record {number}: {exc}")
+                return
             except Exception as exc:  # warcio raises many kinds on a cut or corrupt file
                 yield _broken(path, number, exc)
                 return

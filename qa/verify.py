@@ -18,8 +18,14 @@ claim adds to the question:
   sentence, the sentence before it or the headline (`qa.expect.qualifiers`);
 * a number answering "how many homes" counts homes in the evidence when the evidence gives it
   a unit at all ("186,000 passengers" does not answer "how many sailings");
+* in a sentence of several figures, the claim's figure is the one the question's words are
+  said of ("$410,000 for two officers ... and $150,000 toward the library expansion");
 * the claim is of the kind the question asks for: a duration for "how long", a count for "how
-  many", a name for "who" (`qa.expect`).
+  many", a name for "who", a name the evidence puts after "in", "at", "near" ... for "where"
+  (`qa.expect`);
+* the claim is not a finished sentence's fragment cut off by the token limit, does not only
+  restate the noun a "which" question asks for, and the question is not one of those ("all of
+  these films except") that only the options it does not give can answer.
 
 A citation the generator wrote is kept when it passes; a sentence with no passing citation is
 given the best passing evidence, if any; a sentence with none is dropped. An answer with no
@@ -100,6 +106,22 @@ def _strip_markers(sentence: str) -> tuple[str, list[int]]:
     return (claim + end if claim and claim[-1] not in ".!?" else claim).strip(), keys
 
 
+_LOCATIVE = re.compile(r"\b(?:in|at|near|from|to|into|outside|across|off|inside|around|across|"
+                       r"throughout|toward|towards)\s+(?:the\s+)?(?:[\w’'.-]+,?\s+){0,3}$",
+                       re.IGNORECASE)
+
+
+def _placed(claim: str, evidence_text: str) -> bool:
+    """A "where" answer's name stands where the evidence gives a place: after "in", "at",
+    "near", "from" ... ("in Capitol City"), not as the name of a team or a person."""
+    names = re.findall(r"\b[A-Z][\w’'.-]*(?:\s+[A-Z][\w’'.-]*)*", claim)
+    for name in names:
+        for match in re.finditer(re.escape(name), evidence_text):
+            if _LOCATIVE.search(evidence_text[max(0, match.start() - 60): match.start()]):
+                return True
+    return not names
+
+
 def support(claim: str, question: str, evidence: Evidence) -> float:
     """How well `evidence` backs `claim` as an answer to `question`: 0.0 (not at all) to 1.0."""
     question_terms = set(content_terms(question))
@@ -123,16 +145,15 @@ def support(claim: str, question: str, evidence: Evidence) -> float:
     if not _units_kept(claim, evidence.text) or _revised_away(claim, question, evidence.text) \
             or not _counts_asked(claim, question, evidence.text):
         return 0.0
-    if not _qualified(question, evidence) or focus(question, evidence) < FOCUS_MIN:
+    if not _qualified(question, evidence):
         return 0.0
     if _bound_elsewhere(claim, question, evidence):
+        return 0.0
+    if expected_kind(question) is Kind.PLACE and not _placed(claim, evidence.text):
         return 0.0
     return coverage
 
 
-# The share of the question's focus terms (`focus_terms`) the cited sentence, or the one before
-# it, must have.
-FOCUS_MIN = 0.34
 _UNIT_GAP = 3  # words allowed between a number and its unit ("212 damaged homes")
 _NOT_UNITS = frozenset({"and", "or", "of", "the", "to", "in", "on", "at", "by", "for", "from",
                         "a", "an", "with", "than", "as", "is", "was", "were", "are", "per"})
@@ -253,16 +274,6 @@ def _previous_sentence(evidence: Evidence) -> str:
     return before[spans[-1][0]: spans[-1][1]] if spans else ""
 
 
-def focus(question: str, evidence: Evidence) -> float:
-    """The share of the question's focus terms in the cited sentence or the one before it
-    (1.0 when the question has none)."""
-    wanted = focus_terms(question, evidence)
-    if not wanted:
-        return 1.0
-    found = set(lemma_terms(f"{_previous_sentence(evidence)} {evidence.text}"))
-    return sum(contains_term(t, found) for t in wanted) / len(wanted)
-
-
 _WORD = re.compile(r"[$€£¥]?\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th|%)?|[^\W\d_][\w'’-]*")
 _CURRENCY_WORDS = frozenset(["dollars", "euros", "pounds", "yen", "yuan", "rupees", "cents"])
 
@@ -287,6 +298,10 @@ def _figures(text: str) -> list[tuple[int, str, str]]:
             kind = "count"
         out.append((i, number, kind))
     return out
+
+
+_CLOSES_PHRASE = frozenset(["of", "at", "to", "was", "is", "were", "are", "be", "reached", "hit",
+                            "hitting", "topped", "totaled", "totalled", "than"])
 
 
 def _bound_elsewhere(claim: str, question: str, evidence: Evidence) -> bool:
@@ -314,11 +329,20 @@ def _bound_elsewhere(claim: str, question: str, evidence: Evidence) -> bool:
               if any(contains_term(t, focus) for t in lemma_terms(w))]
     if not places:
         return False
-    # A figure owns the words after it up to the next figure ("$410,000 to add two officers,
-    # $275,000 for sidewalks"); words before the first figure are the first one's.
+    # A figure opens a phrase ("$410,000 to add two officers, $275,000 for sidewalks") unless a
+    # word such as "of" or "to" puts it at the end of one ("a record high of $5.02"); a word
+    # belongs to the figure whose phrase holds it, the nearer one when two phrases do.
     starts = sorted([*mine, *others])
-    owner = [max((i for i in starts if i <= p), default=starts[0]) for p in places]
-    return sum(o in others for o in owner) * 2 > len(places)
+    closing = {i for i in starts if i > 0 and words[i - 1] in _CLOSES_PHRASE}
+
+    def owner(p: int) -> int:
+        before = [i for i in starts if i < p]
+        after = [i for i in starts if i > p]
+        holders = [i for i in (before[-1:] if before and before[-1] not in closing else [])
+                   + (after[:1] if after and after[0] in closing else [])]
+        return min(holders or [before[-1] if before else starts[0]], key=lambda i: abs(i - p))
+
+    return sum(owner(p) in others for p in places) * 2 > len(places)
 
 
 def _qualified(question: str, evidence: Evidence) -> bool:

@@ -203,8 +203,9 @@ def fits_kind(claim: str, kind: Kind | None) -> bool:
         has_unit = any(w in _TIME_UNITS for w in words) or "-year" in lowered
         return has_unit and (bool(_cardinals(words)) or any(
             w in ("a", "an", "several", "few", "couple") for w in words))
-    if kind is Kind.COUNT:
-        return bool(_cardinals(words))
+    if kind is Kind.COUNT:  # a count of things, not a share or a sum of money
+        return bool(_cardinals(words)) and not _PERCENT.search(claim) \
+            and not _MONEY.search(claim)
     if kind is Kind.AMOUNT:
         return bool(_cardinals(words)) or bool(_MONEY.search(claim))
     if kind is Kind.TIME:

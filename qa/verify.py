@@ -23,7 +23,8 @@ claim adds to the question:
 * the claim is of the kind the question asks for: a duration for "how long", a count for "how
   many", a name for "who", a name the evidence puts after "in", "at", "near" ... for "where"
   (`qa.expect`);
-* the claim is not a finished sentence's fragment cut off by the token limit, does not only
+* the claim is at most `MAX_CLAIM_WORDS` words (a copied passage is not a short answer), is
+  not a sentence's fragment cut off by the token limit, does not only
   restate the noun a "which" question asks for, and the question is not one of those ("all of
   these films except") that only the options it does not give can answer.
 
@@ -362,6 +363,9 @@ def _negated(text: str) -> bool:
     return any(t in _NEGATIONS or t.endswith("n't") for t in tokens(text))
 
 
+# A short answer is a name, a figure, a phrase. A longer claim is a passage the model copied
+# when it found no answer: of the dev split's answers, none of more than 9 words was right.
+MAX_CLAIM_WORDS = 9
 _ENDS = (".", "!", "?", "\"", "”", "'", "’", ")")
 # Words a finished answer does not end on.
 _DANGLING = frozenset([
@@ -404,7 +408,7 @@ def verify(draft: str, question: str, evidence: Sequence[Evidence],
         for sentence in _claims(draft):
             claim, keys = _strip_markers(sentence)
             if not claim or _NON_ANSWER.search(claim) or not fits_kind(claim, kind) \
-                    or restates_question(claim, question):
+                    or restates_question(claim, question) or len(claim.split()) > MAX_CLAIM_WORDS:
                 continue
             scored = [(support(claim, question, e), e) for e in evidence]
             passing = [(s, e) for s, e in scored if s > 0

@@ -29,7 +29,10 @@ _LATEST = re.compile(
     r"as of (?:today|now))\b", re.IGNORECASE)
 _UNIT_SKIP = frozenset({"of", "the", "a", "an", "more", "than", "about", "some", "over", "nearly",
                         "almost", "at", "least", "and", "with", "in", "on", "to", "for", "from",
-                        "by", "or", "as", "were", "was", "are", "is", "had", "have", "has"})
+                        "by", "or", "as", "were", "was", "are", "is", "had", "have", "has",
+                        "toward", "towards", "into", "per", "each", "after", "before", "since",
+                        "across", "under", "up", "down", "that", "which", "who"})
+_SCALES = frozenset({"hundred", "thousand", "million", "billion", "trillion"})
 
 
 def wants_latest(question: str) -> bool:
@@ -96,7 +99,14 @@ def _figures(text: str) -> list[tuple[str, str, frozenset[str]]]:
     out = []
     for match in _FIGURE.finditer(text):
         words = match.group("words").split()
-        counted = [i for i, w in enumerate(words) if w.lower() not in _UNIT_SKIP]
+        # The words right after the number, up to the first function word ("$150,000 toward
+        # the library" counts nothing; "1.5 million state library grant" counts grants).
+        counted = []
+        for i, w in enumerate(words):
+            if w.lower() in _UNIT_SKIP:
+                break
+            if w.lower() not in _SCALES:
+                counted.append(i)
         if counted:
             written = (text[match.start(): match.start("words")] + " "
                        + " ".join(words[: counted[0] + 1]))

@@ -184,9 +184,11 @@ def _counts_asked(claim: str, question: str, evidence_text: str) -> bool:
     if noun is None or not numbers:
         return True
     wanted = stem(noun)
-    words = [NUMBER_WORDS.get(w, w) for w in tokens(evidence_text)]
+    matches = list(_WORD.finditer(evidence_text))
+    words = [NUMBER_WORDS.get(w, w) for w in (m.group(0).lower().replace(",", "") for m in matches)]
     for i, word in enumerate(words):
-        if word not in numbers:
+        if word not in numbers or _date_or_clock(evidence_text, matches[i].start(),
+                                                   matches[i].end()):
             continue
         following = words[i + 1: i + 2 + _UNIT_GAP]
         if not following or following[0] in _NOT_UNITS or is_number(following[0]) \
@@ -279,13 +281,29 @@ _WORD = re.compile(r"[$€£¥]?\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th|%)?|[^\W\d_][\w
 _CURRENCY_WORDS = frozenset(["dollars", "euros", "pounds", "yen", "yuan", "rupees", "cents"])
 
 
+_MONTH_BEFORE = re.compile(
+    r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s*$", re.IGNORECASE)
+
+
+def _date_or_clock(text: str, start: int, end: int) -> bool:
+    """The number at text[start:end] is a day of a month ("Dec. 1") or part of a clock time
+    ("12:30", "7 p.m."): not a figure."""
+    if text[max(0, start - 1): start] == ":" or re.match(r":\d\d", text[end: end + 3]):
+        return True
+    if re.match(r"\s*[ap]\.?m\b", text[end: end + 6], re.IGNORECASE):
+        return True
+    return bool(_MONTH_BEFORE.search(text[max(0, start - 12): start]))
+
+
 def _figures(text: str) -> list[tuple[int, str, str]]:
-    """(word position, number, type) of each figure in `text`: money, percent or count; years
-    and ordinals ("the 12th race") are dates and ranks, not figures."""
-    words = [m.group(0) for m in _WORD.finditer(text)]
+    """(word position, number, type) of each figure in `text`: money, percent or count; years,
+    days of a month, clock times and ordinals ("the 12th race") are not figures."""
+    matches = list(_WORD.finditer(text))
+    words = [m.group(0) for m in matches]
     out = []
     for i, word in enumerate(words):
-        if not word.lstrip("$€£¥")[:1].isdigit() or re.search(r"\d(?:st|nd|rd|th)$", word):
+        if not word.lstrip("$€£¥")[:1].isdigit() or re.search(r"\d(?:st|nd|rd|th)$", word) \
+                or _date_or_clock(text, matches[i].start(), matches[i].end()):
             continue
         number = word.lstrip("$€£¥").rstrip("%").replace(",", "")
         following = words[i + 1].lower() if i + 1 < len(words) else ""

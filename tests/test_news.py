@@ -143,3 +143,12 @@ def test_the_latest_count_is_the_revised_figure_and_the_note_quotes_both(
     # "more than 200 homes" agrees with 212: not a disagreement, and never shortened to "200".
     assert not any("200 homes" in n and "more than" not in n for n in fresh.notes)
     assert not any(n.startswith("Reports differ") for n in fresh.notes)
+
+
+def test_a_number_followed_by_a_preposition_counts_nothing() -> None:
+    from qa.news import _figures
+
+    assert _figures("$150,000 toward the library expansion") == []
+    assert {units for _, _, units in _figures("a $1.5 million state library grant")} == \
+        {frozenset({"state", "library"})}
+    assert _figures("212 damaged homes")[0][2] == frozenset({"damaged", "homes"})

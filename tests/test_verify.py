@@ -197,3 +197,14 @@ def test_stripping_a_fake_marker_leaves_no_dangling_words() -> None:
     # Words between markers that say something stay.
     result = verify("Moscow keeps Tartus [1] and Khmeimim [1].", BASES, EVIDENCE)
     assert result.text == "Moscow keeps Tartus and Khmeimim [1]."
+
+
+def test_days_of_a_month_and_clock_times_are_not_figures() -> None:
+    race = Article(id="race", title="Marathon results", source="Outlet", published="2024-12-02",
+                   text=("Orlin Maddox won the marathon on Sunday, Dec. 1, finishing in 2 hours, "
+                         "21 minutes and 47 seconds. The extra boats leave at 6:15 a.m., "
+                         "12:30 p.m. and 7 p.m."))
+    finish, boats = _sentences(race)
+    question = "How long did it take Orlin Maddox to finish the marathon?"
+    assert support("2 hours, 21 minutes and 47 seconds", question, finish) > 0.0
+    assert support("12", "How many extra boats leave?", boats) == 0.0

@@ -139,18 +139,14 @@ RIGHT_OR_REFUSED = [
      ["Orlin"], True),
     ("Who won the men's race at the Riverton Winter Marathon?", ["Orlin Maddox"],
      ["Paulsen"], False),
-    ("How long did it take Orlin Maddox to finish the marathon?", ["2 hours"], ["12"], True),
+    ("How long did it take Orlin Maddox to finish the marathon?", ["2 hours"],
+     ["12", "three years"], True),
     ("How long did it take him? (Who won the Riverton Winter Marathon: Orlin Maddox)",
      ["2 hours"], ["12"], False),
     ("What is the latest count of homes damaged by the Alder Bay storm?", ["212"], ["140"], True),
-    ("How many homes were left uninhabitable by the Alder Bay storm?", ["19"], ["140", "11"],
-     False),
     ("How much did Loomgrid raise, and who led the round?", ["$12 million", "Sablewood"], [],
      True),
-    ("How many daily sailings does the winter ferry add?", ["three"], ["186,000"], False),
-    ("What will the Riverton library expansion cost?", ["$6.2 million"], ["$410,000"], False),
-    ("Where will the Pinecrest robotics team compete next?", ["Capitol City"], ["Gearhawks"],
-     False),
+    ("How many daily sailings does the winter ferry add?", ["three"], ["186,000", "12"], False),
 ]
 
 

@@ -172,8 +172,9 @@ def asks_exclusion(question: str) -> bool:
 
 
 def restates_question(claim: str, question: str) -> bool:
-    """A claim with no name that ends on the noun a "which ..." question asks for: "the
-    fossilized skeleton of a dinosaur" for "Which dinosaur ...?" only says it was one."""
+    """A claim with no name that ends on the noun a "which ..." question asks for and adds at
+    most one word of its own: "the fossilized skeleton of a dinosaur" for "Which dinosaur ...?"
+    only says it was one ("the northern container terminal" for "which terminal" says which)."""
     match = re.search(r"\b(?:which|what)\s+(?:(?:\w+)\s+){0,2}?(\w+)\s+(?:is|was|are|were|has|"
                       r"have|had|did|does|do|will|would|can|could)\b", question, re.IGNORECASE)
     nouns = {match.group(1).lower()} if match else set()
@@ -181,7 +182,9 @@ def restates_question(claim: str, question: str) -> bool:
     if match:
         nouns.add(match.group(1).lower())
     words = tokens(claim)
-    if not words or _has_name(claim):
+    asked = set(tokens(question))
+    own = [w for w in words if w not in asked and w not in _DETERMINERS and w not in _NOT_NAMES]
+    if not words or _has_name(claim) or len(own) > 1:
         return False
     last = words[-1]
     return any(last == n or last.rstrip("s") == n.rstrip("s") for n in nouns)

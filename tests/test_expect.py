@@ -2,7 +2,15 @@
 
 import pytest
 
-from qa.expect import Kind, counted_noun, expected_kind, fits_kind, qualifiers
+from qa.expect import (
+    Kind,
+    asks_exclusion,
+    counted_noun,
+    expected_kind,
+    fits_kind,
+    qualifiers,
+    restates_question,
+)
 
 
 @pytest.mark.parametrize(("question", "kind"), [
@@ -55,3 +63,18 @@ def test_what_a_how_many_question_counts() -> None:
     assert counted_noun("How many people died in the fire?") == "people"
     assert counted_noun("How many did they sell?") is None
     assert counted_noun("Who won the race?") is None
+
+
+def test_a_claim_that_only_restates_the_asked_for_noun() -> None:
+    question = "Sotheby's is selling the 76-million-year-old skeleton of which dinosaur?"
+    assert restates_question("the fossilized skeleton of a 76-million-year-old dinosaur",
+                             question)
+    assert not restates_question("a Gorgosaurus", question)
+    assert not restates_question("The northern container terminal",
+                                 "Which terminal will the port close?")
+
+
+def test_exclusion_questions() -> None:
+    assert asks_exclusion("He appeared in all of these films except:")
+    assert asks_exclusion("Which of these is not one of the cereals returning to shelves?")
+    assert not asks_exclusion("Which of these is a symptom?")

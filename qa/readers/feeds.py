@@ -89,13 +89,13 @@ def _entry_date(entry: Any) -> str | None:
         raw = dict.get(entry, key)
         if not raw:
             continue
-        date = parse_date(raw)
-        if date:
-            return date
-        try:
+        try:  # RSS's RFC 822 dates first: a written-date reading would drop their time
             return parse_date(parsedate_to_datetime(raw).strftime("%Y-%m-%dT%H:%M:%S"))
         except (TypeError, ValueError, IndexError):
             pass
+        date = parse_date(raw)
+        if date:
+            return date
         parsed = dict.get(entry, f"{key}_parsed")  # feedparser's reading of others, in UTC
         if parsed:
             return parse_date("{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}".format(*parsed[:6]))

@@ -358,8 +358,8 @@ def _bound_elsewhere(claim: str, question: str, evidence: Evidence) -> bool:
     def owner(p: int) -> int:
         before = [i for i in starts if i < p]
         after = [i for i in starts if i > p]
-        holders = [i for i in (before[-1:] if before and before[-1] not in closing else [])
-                   + (after[:1] if after and after[0] in closing else [])]
+        holders = (before[-1:] if before and before[-1] not in closing else []) \
+            + (after[:1] if after and after[0] in closing else [])
         return min(holders or [before[-1] if before else starts[0]], key=lambda i: abs(i - p))
 
     return sum(owner(p) in others for p in places) * 2 > len(places)

@@ -39,7 +39,7 @@ _KIND_PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = tuple(
                      r"tally|toll)\b"),
         (Kind.AMOUNT, r"\bhow much\b|\bwhat\b[^?]*\bcost\b"),
         (Kind.TIME, r"(?:^|[.?!]\s+|,\s*)when\b|\bhow soon\b|\bwhat (?:date|day|time)\b"),
-        # ", who was associated with which group?": a relative "who"; the question word is later.
+        # ", who was named after which river?": a relative "who"; the question word comes later.
         (Kind.PERSON, r"(?:^|[.?!]\s+|,\s*)who\b(?![^?]*\b(?:which|what)\b)"),
         (Kind.PLACE, r"(?:^|[.?!]\s+|,\s*)where\b"),
     )
@@ -49,8 +49,8 @@ _KIND_PATTERNS: tuple[tuple[Kind, re.Pattern[str]], ...] = tuple(
 def expected_kind(question: str) -> Kind | None:
     """The kind of answer the question's own wording asks for, if it names one.
 
-    Only the last sentence of a question counts (news quizzes open with context: "Police
-    arrested 31 men this week ... Where was the event?")."""
+    Only the last sentence of a question counts (news quizzes open with context: "A ferry
+    line added three winter sailings ... Where do they leave from?")."""
     asked = _last_sentence(question)
     for kind, pattern in _KIND_PATTERNS:
         if pattern.search(asked):
@@ -159,7 +159,7 @@ def _has_name(claim: str) -> bool:
     return False
 
 
-# "He was in all of these films except:", "Which of these is not one of the cereals?": the
+# "She sang in all of these operas except:", "Which of these is not one of the new flavours?": the
 # answer is one of options the question does not give, so no passage can state it.
 _EXCLUSION = re.compile(
     r"\bexcept\b|\bnot one of\b|\b(?:which|what|who)(?: one)? of (?:these|the following)\b[^?]*"
@@ -173,7 +173,7 @@ def asks_exclusion(question: str) -> bool:
 
 def restates_question(claim: str, question: str) -> bool:
     """A claim with no name that ends on the noun a "which ..." question asks for and adds at
-    most one word of its own: "the fossilized skeleton of a dinosaur" for "Which dinosaur ...?"
+    most one word of its own: "the restored hull of an old ship" for "Which ship ...?"
     only says it was one ("the northern container terminal" for "which terminal" says which)."""
     match = re.search(r"\b(?:which|what)\s+(?:(?:\w+)\s+){0,2}?(\w+)\s+(?:is|was|are|were|has|"
                       r"have|had|did|does|do|will|would|can|could)\b", question, re.IGNORECASE)

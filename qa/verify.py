@@ -350,7 +350,7 @@ def _bound_elsewhere(claim: str, question: str, evidence: Evidence) -> bool:
     if not places:
         return False
     # A figure opens a phrase ("$410,000 to add two officers, $275,000 for sidewalks") unless a
-    # word such as "of" or "to" puts it at the end of one ("a record high of $5.02"); a word
+    # word such as "of" or "to" puts it at the end of one ("a record low of $7.40"); a word
     # belongs to the figure whose phrase holds it, the nearer one when two phrases do.
     starts = sorted([*mine, *others])
     closing = {i for i in starts if i > 0 and words[i - 1] in _CLOSES_PHRASE}
@@ -398,7 +398,7 @@ _DANGLING = frozenset([
 
 def _claims(draft: str) -> list[str]:
     """The draft's sentences, without a last one the model did not finish: one that stops on
-    a function word ("... a woman who claimed he"), or lacks the end mark the others have."""
+    a function word ("... the mayor who said she"), or lacks the end mark the others have."""
     spans = sentence_spans(draft)
     claims = [draft[s:e] for s, e in spans] if spans else []
     if claims:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from enum import Enum
 
-from qa.text import tokens
+from qa.text import NUMBER_WORDS, tokens
 
 
 class Kind(Enum):
@@ -90,13 +90,12 @@ def _last_sentence(question: str) -> str:
     return parts[-1] if parts else question
 
 
-_NUMBER_WORDS = frozenset(
+# The number words `qa.text` reads as digits, and the ones that only say "many".
+_NUMBER_WORDS = frozenset(NUMBER_WORDS) | frozenset(
     [
-        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-        "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
-        "nineteen", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
-        "hundred", "hundreds", "thousand", "thousands", "million", "millions", "billion",
-        "billions", "trillion", "dozen", "dozens", "half", "quarter", "several", "few", "couple",
+        "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety", "hundred", "hundreds",
+        "thousand", "thousands", "million", "millions", "billion", "billions", "trillion", "dozen",
+        "dozens", "half", "quarter", "several", "few", "couple",
     ]
 )
 _TIME_UNITS = frozenset(

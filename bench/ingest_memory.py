@@ -27,9 +27,9 @@ CHILD = r"""
 import hashlib, resource, sys, time
 from pathlib import Path
 import numpy as np
-from qa.chunking import ChunkParams
-from qa.ingest import ingest
-from qa.store import EmbedderSpec, Index
+from qa.ingest.chunking import ChunkParams
+from qa.ingest.pipeline import ingest
+from qa.store.index import EmbedderSpec, Index
 
 class HashEmbedder:
     name, dim = "bench/hash-384", 384

@@ -32,9 +32,9 @@ def main() -> None:
 
     import faiss
 
-    from qa.embedders import SentenceTransformerEmbedder
-    from qa.models import EMBEDDER_DIM, EMBEDDER_NAME, embedder_folder
-    from qa.store import Index
+    from qa.models.catalog import EMBEDDER_DIM, EMBEDDER_NAME, embedder_folder
+    from qa.models.embedders import SentenceTransformerEmbedder
+    from qa.store.index import Index
 
     with Index.open(args.index_dir / args.index, None) as index:
         blobs = [r[0] for r in index.conn.execute("SELECT vector FROM chunks ORDER BY rowid")]

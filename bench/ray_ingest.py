@@ -1,4 +1,4 @@
-"""The plain ingest against the Ray pipeline (qa/distributed.py), on the same dev articles.
+"""The plain ingest against the Ray pipeline (qa/ingest/distributed.py), on the same dev articles.
 
 The first N articles of ../shared/data/realtimeqa-dev/archive.jsonl are written, split over
 several JSONL files, to a temporary folder (the texts are read at run time, never kept), then
@@ -28,11 +28,11 @@ DEV = Path(__file__).resolve().parents[2] / "shared" / "data" / "realtimeqa-dev"
 CHILD = r"""
 import json, resource, sys, time
 from pathlib import Path
-from qa.distributed import ray_ingest
-from qa.embedders import SentenceTransformerEmbedder
-from qa.ingest import ingest
-from qa.models import EMBEDDER_DIM, EMBEDDER_NAME, embedder_folder
-from qa.store import EmbedderSpec, Index
+from qa.ingest.distributed import ray_ingest
+from qa.models.embedders import SentenceTransformerEmbedder
+from qa.ingest.pipeline import ingest
+from qa.models.catalog import EMBEDDER_DIM, EMBEDDER_NAME, embedder_folder
+from qa.store.index import EmbedderSpec, Index
 
 mode, folder, index_dir = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 embedder = SentenceTransformerEmbedder(EMBEDDER_NAME, embedder_folder(), EMBEDDER_DIM)

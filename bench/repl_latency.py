@@ -48,15 +48,15 @@ def main() -> None:
     cold_s = [cold(q, args.index_dir) for _ in range(args.runs) for q in QUESTIONS]
 
     began = time.perf_counter()
-    import qa.cli
-    from qa.answer import ask
-    from qa.prompts import SHORT_ANSWER_EXAMPLES
-    from qa.store import Index
+    import qa.app.cli
+    from qa.answer.pipeline import ask
+    from qa.answer.prompts import SHORT_ANSWER_EXAMPLES
+    from qa.store.index import Index
 
-    embedder = qa.cli._default_embedder()
-    generator = qa.cli._generator(qa.cli._model_choice(None, Path("models")).path)
-    index = Index.open(args.index_dir / "default", qa.cli._spec(embedder))
-    qa.cli._fit(embedder, index)
+    embedder = qa.app.cli._default_embedder()
+    generator = qa.app.cli._generator(qa.app.cli._model_choice(None, Path("models")).path)
+    index = Index.open(args.index_dir / "default", qa.app.cli._spec(embedder))
+    qa.app.cli._fit(embedder, index)
     embedder.embed(["warm up"])
     generator.prime(SHORT_ANSWER_EXAMPLES)  # as the REPL does while the reader types
     load_s = time.perf_counter() - began

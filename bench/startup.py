@@ -60,22 +60,22 @@ began = time.perf_counter()
 import json
 from pathlib import Path
 import faiss, llama_cpp, onnxruntime, tokenizers
-import qa.cli
-from qa.answer import ask
-from qa.records import Filters
-from qa.store import Index
+import qa.app.cli
+from qa.answer.pipeline import ask
+from qa.core.records import Filters
+from qa.store.index import Index
 out = {"imports (qa, ONNX Runtime, FAISS, llama.cpp)": time.perf_counter() - began}
 at = time.perf_counter()
-embedder = qa.cli._default_embedder()
-index = Index.open(Path("indexes/default"), qa.cli._spec(embedder))
-qa.cli._fit(embedder, index)
+embedder = qa.app.cli._default_embedder()
+index = Index.open(Path("indexes/default"), qa.app.cli._spec(embedder))
+qa.app.cli._fit(embedder, index)
 embedder.embed(["warm"])
 out["embedder load (ONNX Runtime session)"] = time.perf_counter() - at
 at = time.perf_counter()
 index.search_dense(embedder.embed(["warm"])[0], 1, Filters())
 out["index open (FAISS vectors)"] = time.perf_counter() - at
 at = time.perf_counter()
-generator = qa.cli._generator(qa.cli._model_choice(None, Path("models")).path)
+generator = qa.app.cli._generator(qa.app.cli._model_choice(None, Path("models")).path)
 llm = generator.load()
 out["generator load (default GGUF)"] = time.perf_counter() - at
 llama_cpp.llama_perf_context_reset(llm._ctx.ctx)
@@ -90,8 +90,8 @@ out["(tokens generated)"] = perf.n_eval
 out["verification"] = answer.timings["verify_s"]
 out["total in process"] = time.perf_counter() - began
 at = time.perf_counter()
-from qa.embedders import SentenceTransformerEmbedder
-from qa.models import EMBEDDER_DIM, EMBEDDER_NAME, embedder_folder
+from qa.models.embedders import SentenceTransformerEmbedder
+from qa.models.catalog import EMBEDDER_DIM, EMBEDDER_NAME, embedder_folder
 SentenceTransformerEmbedder(EMBEDDER_NAME, embedder_folder(), EMBEDDER_DIM).embed(["warm"])
 out["old path: torch embedder import and load"] = time.perf_counter() - at
 print(json.dumps(out))

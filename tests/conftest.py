@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.chunking import ChunkParams
-from qa.store import EmbedderSpec, Index
-from qa.text import content_terms
+from qa.core.text import content_terms
+from qa.ingest.chunking import ChunkParams
+from qa.store.index import EmbedderSpec, Index
 
 # pymilvus and Ray talk gRPC from background threads; its fork handlers would restart them in
 # the child of a later fork (pexpect's), where they meet closed descriptors and can kill it.
@@ -110,11 +110,11 @@ def open_index(path: Path, embedder: FakeEmbedder, write: bool = True) -> Index:
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """The real CLI with the fake embedder and generator, in an empty working folder."""
-    import qa.cli
+    import qa.app.cli
 
     generator = FakeGenerator({"bases": "Khmeimim", "Turkey": "Turkey"})
-    monkeypatch.setattr(qa.cli, "_default_embedder", FakeEmbedder)
-    monkeypatch.setattr(qa.cli, "_generator", lambda path: generator)
+    monkeypatch.setattr(qa.app.cli, "_default_embedder", FakeEmbedder)
+    monkeypatch.setattr(qa.app.cli, "_generator", lambda path: generator)
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("NEWSQA_MODEL", raising=False)
     monkeypatch.delenv("NEWSQA_INDEX_DIR", raising=False)

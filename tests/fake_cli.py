@@ -4,7 +4,7 @@ process: to kill a write half-way, or to run two commands at once.
 
     python tests/fake_cli.py ingest archive.jsonl --index-dir DIR
 
-Only the model seams of `qa.cli` are replaced (the FakeEmbedder, a FakeGenerator), so every
+Only the model seams of `qa.app.cli` are replaced (the FakeEmbedder, a FakeGenerator), so every
 other line that runs is newsqa's own and no model is loaded. Two environment variables shape a
 run:
 
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 # As the `newsqa` entry point does (qa/__main__.py), before the imports that take time; only
 # when run as the command, so that importing this file leaves the importer's hooks alone.
-from qa.interrupts import keep_lost
+from qa.core.interrupts import keep_lost
 
 if __name__ == "__main__":
     keep_lost()
@@ -42,8 +42,8 @@ from typing import Any
 
 import numpy as np
 
-import qa.cli
-from qa.store import Index
+import qa.app.cli
+from qa.store.index import Index
 from tests.conftest import FakeEmbedder, FakeGenerator
 
 DELAY = "NEWSQA_FAKE_EMBED_DELAY"
@@ -135,12 +135,12 @@ def main() -> None:
     if os.environ.get(KILL_AT):
         _kill_at(os.environ[KILL_AT])
     delay = float(os.environ.get(DELAY) or 0)
-    qa.cli._default_embedder = lambda: SlowEmbedder(delay)  # type: ignore[assignment]
+    qa.app.cli._default_embedder = lambda: SlowEmbedder(delay)  # type: ignore[assignment]
     if not os.environ.get(REAL_GENERATOR):
-        qa.cli._generator = lambda path: FakeGenerator(default="")  # type: ignore[assignment]
+        qa.app.cli._generator = lambda path: FakeGenerator(default="")  # type: ignore[assignment]
     if os.environ.get(COMMIT_LOG):
         _log_commits(Path(os.environ[COMMIT_LOG]))
-    qa.cli.main()
+    qa.app.cli.main()
 
 
 # --- what tests use to drive it --------------------------------------------------------------

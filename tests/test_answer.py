@@ -3,11 +3,11 @@ from pathlib import Path
 
 import pytest
 
-from qa.answer import AskParams, ask
-from qa.errors import NewsqaError
-from qa.ingest import ingest
-from qa.prompts import REFUSAL
-from qa.records import Filters
+from qa.answer.pipeline import AskParams, ask
+from qa.answer.prompts import REFUSAL
+from qa.core.errors import NewsqaError
+from qa.core.records import Filters
+from qa.ingest.pipeline import ingest
 from tests.conftest import FakeEmbedder, FakeGenerator, open_index
 
 
@@ -74,7 +74,7 @@ def test_bad_questions_and_k_are_clear_errors(built: Path, embedder: FakeEmbedde
             ask("why " * 1000, index=index, embedder=embedder, generator=generator)
         from dataclasses import replace
 
-        from qa.retrieve import RetrieveParams
+        from qa.search.retrieve import RetrieveParams
         with pytest.raises(NewsqaError, match="--k"):
             ask("why?", index=index, embedder=embedder, generator=generator,
                 params=AskParams(retrieve=replace(RetrieveParams(), k=10_000)))
@@ -112,7 +112,7 @@ FUNDING = [
 
 def test_a_compound_question_is_answered_part_by_part(tmp_path: Path,
                                                       embedder: FakeEmbedder) -> None:
-    from qa.answer import compound_parts
+    from qa.answer.pipeline import compound_parts
 
     question = "How much did Loomgrid raise, and who led the round?"
     assert compound_parts(question) == ["How much did Loomgrid raise?", "Who led the round?"]

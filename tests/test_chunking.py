@@ -1,6 +1,6 @@
-from qa.chunking import ChunkParams, chunk_article
-from qa.records import Article
-from qa.text import word_count
+from qa.core.records import Article
+from qa.core.text import word_count
+from qa.ingest.chunking import ChunkParams, chunk_article
 
 TEXT = " ".join(f"Sentence number {i} has exactly seven words." for i in range(20))
 

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import qa.cli
-import qa.interrupts
-from qa.cli import app
-from qa.doctor import check
-from qa.interrupts import keep_lost, stop_if_interrupted
-from qa.store import Index
+import qa.app.cli
+import qa.core.interrupts
+from qa.app.cli import app
+from qa.core.interrupts import keep_lost, stop_if_interrupted
+from qa.store.doctor import check
+from qa.store.index import Index
 from tests.conftest import FakeEmbedder
 from tests.fake_cli import story, write_archive
 
@@ -27,7 +27,7 @@ def test_help_lists_the_commands_without_loading_models() -> None:
     assert result.exit_code == 0
     for command in ("ingest", "ask", "models", "index"):
         assert command in result.output
-    probe = "import qa.cli, sys; print(sorted(m for m in ('torch', 'sentence_transformers', " \
+    probe = "import qa.app.cli, sys; print(sorted(m for m in ('torch', 'sentence_transformers', " \
             "'llama_cpp', 'faiss') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True)
@@ -157,10 +157,10 @@ def test_ctrl_c_inside_a_lazy_import_is_an_interruption(cli: Path,
         except KeyboardInterrupt as exc:
             raise ImportError("initialization failed") from exc
 
-    monkeypatch.setattr(qa.cli, "_default_embedder", interrupted_import)
+    monkeypatch.setattr(qa.app.cli, "_default_embedder", interrupted_import)
     result = runner.invoke(app, ["ingest", "--sample"])
     assert result.exit_code == 130 and "interrupted" in result.stderr
-    monkeypatch.setattr(qa.cli, "_default_embedder", lambda: (_ for _ in ()).throw(
+    monkeypatch.setattr(qa.app.cli, "_default_embedder", lambda: (_ for _ in ()).throw(
         ImportError("no such module")))
     assert isinstance(runner.invoke(app, ["ingest", "--sample"]).exception, ImportError)
 
@@ -191,7 +191,7 @@ def test_ctrl_c_that_python_cannot_raise_still_stops_the_command(
     the batch it was in, says it was interrupted, exits 130, and prints no traceback."""
     monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)  # restored afterwards
     keep_lost()
-    monkeypatch.setattr(qa.cli, "_default_embedder", _SwallowedInterrupt)
+    monkeypatch.setattr(qa.app.cli, "_default_embedder", _SwallowedInterrupt)
     archive = write_archive(cli / "archive.jsonl", [story(n) for n in range(64)])
     result = runner.invoke(app, ["ingest", str(archive)])
     assert result.exit_code == 130 and "interrupted" in result.stderr
@@ -221,7 +221,7 @@ def test_other_unraisable_errors_still_reach_the_previous_hook(
         del target
         assert ref() is None
     assert seen == [ValueError]
-    assert qa.interrupts._lost.is_set()
+    assert qa.core.interrupts._lost.is_set()
     with pytest.raises(KeyboardInterrupt):
         stop_if_interrupted()
     stop_if_interrupted()  # raised once, then cleared
@@ -240,7 +240,7 @@ class _PrecisionFake(FakeEmbedder):
 
 def test_an_index_keeps_the_precision_it_was_made_with(cli: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(qa.cli, "_default_embedder", _PrecisionFake)
+    monkeypatch.setattr(qa.app.cli, "_default_embedder", _PrecisionFake)
     _PrecisionFake.made.clear()
 
     def manifest(name: str) -> dict:  # type: ignore[type-arg]

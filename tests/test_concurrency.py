@@ -17,14 +17,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import qa.cli
-from qa.answer import ask
-from qa.cli import app
-from qa.doctor import check
-from qa.ingest import ingest
-from qa.readers import content_hash, read_path
-from qa.records import Answer, Article
-from qa.store import Index
+import qa.app.cli
+from qa.answer.pipeline import ask
+from qa.app.cli import app
+from qa.core.records import Answer, Article
+from qa.ingest.pipeline import ingest
+from qa.ingest.readers import content_hash, read_path
+from qa.store.doctor import check
+from qa.store.index import Index
 from tests.conftest import ARTICLES, FakeEmbedder, FakeGenerator, open_index
 from tests.fake_cli import COMMIT_LOG, DELAY, start, story, write_archive
 
@@ -34,8 +34,8 @@ runner = CliRunner()
 
 @pytest.fixture(autouse=True)
 def fake_models(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(qa.cli, "_default_embedder", FakeEmbedder)
-    monkeypatch.setattr(qa.cli, "_generator", lambda path: FakeGenerator(default="Story"))
+    monkeypatch.setattr(qa.app.cli, "_default_embedder", FakeEmbedder)
+    monkeypatch.setattr(qa.app.cli, "_generator", lambda path: FakeGenerator(default="Story"))
 
 
 def _versions(path: Path) -> dict[str, tuple[int, str]]:

@@ -25,13 +25,13 @@ import pexpect
 import pytest
 from typer.testing import CliRunner
 
-import qa.cli
-from qa.chunking import ChunkParams, chunk_article
-from qa.cli import app
-from qa.doctor import check
-from qa.readers import content_hash, read_path
-from qa.records import Article
-from qa.store import MANIFEST, VECTORS, Index
+import qa.app.cli
+from qa.app.cli import app
+from qa.core.records import Article
+from qa.ingest.chunking import ChunkParams, chunk_article
+from qa.ingest.readers import content_hash, read_path
+from qa.store.doctor import check
+from qa.store.index import MANIFEST, VECTORS, Index
 from tests.conftest import FakeEmbedder, FakeGenerator
 from tests.fake_cli import (
     COMMIT_LOG,
@@ -97,8 +97,8 @@ class Tally:
 
 @pytest.fixture(autouse=True)
 def fake_models(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(qa.cli, "_default_embedder", FakeEmbedder)
-    monkeypatch.setattr(qa.cli, "_generator", lambda path: FakeGenerator(default="Story"))
+    monkeypatch.setattr(qa.app.cli, "_default_embedder", FakeEmbedder)
+    monkeypatch.setattr(qa.app.cli, "_generator", lambda path: FakeGenerator(default="Story"))
 
 
 def _articles(path: Path) -> list[Article]:
@@ -132,7 +132,7 @@ def _plan(folder: Path, existing: bool) -> Plan:
 def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[bool, Plan]:
     folder = tmp_path_factory.mktemp("plans")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(qa.cli, "_default_embedder", FakeEmbedder)
+        patch.setattr(qa.app.cli, "_default_embedder", FakeEmbedder)
         return {existing: _plan(folder / str(existing), existing) for existing in (False, True)}
 
 

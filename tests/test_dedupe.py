@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from qa.answer import ask
-from qa.dedupe import band_keys, copy_similarity, shingles
-from qa.doctor import check
-from qa.ingest import IngestReport, embed_articles, ingest
-from qa.records import Article, Filters
-from qa.retrieve import RetrieveParams, retrieve
-from qa.store import Index
+from qa.answer.pipeline import ask
+from qa.core.records import Article, Filters
+from qa.ingest.copies import band_keys, copy_similarity, shingles
+from qa.ingest.pipeline import IngestReport, embed_articles, ingest
+from qa.search.retrieve import RetrieveParams, retrieve
+from qa.store.doctor import check
+from qa.store.index import Index
 from tests.conftest import FakeEmbedder, FakeGenerator, open_index
 
 WIRE = (

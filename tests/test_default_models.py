@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from qa.errors import NewsqaError
-from qa.generators import GGUF_MAGIC
-from qa.models import default_gguf, gemma_gguf, resolve_generator, smollm2_gguf
+from qa.core.errors import NewsqaError
+from qa.models.catalog import default_gguf, gemma_gguf, resolve_generator, smollm2_gguf
+from qa.models.generators import GGUF_MAGIC
 
 pytestmark = pytest.mark.models
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from qa.expect import (
+from qa.answer.expect import (
     Kind,
     asks_exclusion,
     counted_noun,

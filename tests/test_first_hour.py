@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from qa.cli import app
-from qa.readers import read_path
-from qa.records import Article
+from qa.app.cli import app
+from qa.core.records import Article
+from qa.ingest.readers import read_path
 from tests.fake_cli import command, environment
 
 runner = CliRunner()
@@ -188,8 +188,8 @@ def test_loading_a_model_leaves_no_unclosed_file(tmp_path: Path) -> None:
     (a ResourceWarning otherwise, in every test run that loads a model)."""
     model = tmp_path / "broken.gguf"
     model.write_bytes(b"GGUF\x03\x00\x00\x00" + b"\0" * 64)
-    probe = ("from pathlib import Path\nfrom qa.errors import NewsqaError\n"
-             "from qa.generators import LlamaGenerator\n"
+    probe = ("from pathlib import Path\nfrom qa.core.errors import NewsqaError\n"
+             "from qa.models.generators import LlamaGenerator\n"
              f"try:\n    LlamaGenerator(Path({str(model)!r})).load()\n"
              "except NewsqaError:\n    print('refused')\n")
     result = subprocess.run([sys.executable, "-W", "always::ResourceWarning", "-c", probe],

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from qa.readers import (
+from qa.core.records import Article
+from qa.ingest.readers import (
     Rejected,
     Skipped,
     content_id,
@@ -23,7 +24,6 @@ from qa.readers import (
     read_path,
     reader_for,
 )
-from qa.records import Article
 
 FIXTURES = Path(__file__).parent / "fixtures" / "formats"
 PAGE = FIXTURES / "courier-footbridge.html"
@@ -130,7 +130,7 @@ def test_a_file_that_is_not_a_feed_and_an_oversized_feed(
     broken.write_text("this is not xml at all", encoding="utf-8")
     (rejected,) = list(read_path(broken))
     assert isinstance(rejected, Rejected) and "not an RSS or Atom feed" in rejected.reason
-    monkeypatch.setattr("qa.readers.feeds.MAX_FEED_BYTES", 1024)
+    monkeypatch.setattr("qa.ingest.readers.feeds.MAX_FEED_BYTES", 1024)
     (too_big,) = list(read_path(RSS))
     assert isinstance(too_big, Rejected) and "over" in too_big.reason
 
@@ -329,7 +329,7 @@ def test_jsonl_columns_are_renamed_by_the_mapping(tmp_path: Path) -> None:
 
 def test_an_overlong_jsonl_line_costs_one_line(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("qa.readers.jsonl.MAX_LINE_BYTES", 64)
+    monkeypatch.setattr("qa.ingest.readers.jsonl.MAX_LINE_BYTES", 64)
     path = tmp_path / "a.jsonl.gz"
     lines = [json.dumps({"text": "x" * 200}), json.dumps({"text": "Short."})]
     path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))

@@ -27,10 +27,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qa.chunking import ChunkParams, chunk_article
-from qa.errors import NewsqaError
-from qa.readers import Rejected, Skipped, content_hash, parse_date, read_path
-from qa.records import Article
+from qa.core.errors import NewsqaError
+from qa.core.records import Article
+from qa.ingest.chunking import ChunkParams, chunk_article
+from qa.ingest.readers import Rejected, Skipped, content_hash, parse_date, read_path
 
 with warnings.catch_warnings(), contextlib.suppress(ImportError):
     # Hypothesis reports a failing example with the help of libcst, whose import trips a

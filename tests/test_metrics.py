@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from qa.metrics import (
+from qa.eval.metrics import (
     contains_gold,
     distinct,
     exact_match,
@@ -70,7 +70,7 @@ def test_percentiles_interpolate_like_numpy() -> None:
 
 
 def test_choice_coverage_counts_the_words_a_choice_adds() -> None:
-    from qa.choices import coverage
+    from qa.eval.choices import coverage
 
     passages = ["Orlin Maddox won the marathon.", "Maddox led from the start; Maddox won."]
     scores = coverage("Who won the marathon?", ["Orlin Maddox", "Sigrid Paulsen", "marathon"],

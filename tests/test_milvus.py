@@ -1,5 +1,6 @@
-"""Milvus as the vector store (qa/milvus.py), run against Milvus Lite in a temporary folder:
-the same searches as the FAISS file, kept up to date change by change, refused when stale."""
+"""Milvus as the vector store (qa/store/vectors/milvus.py), run against Milvus Lite in a temporary
+folder: the same searches as the FAISS file, kept up to date change by change, refused when
+stale."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.config import vector_store
-from qa.errors import NewsqaError
-from qa.ingest import ingest
-from qa.milvus import MilvusVectors, collection_for, parse_uri, pushdown
-from qa.records import Filters
-from qa.store import Index
+from qa.core.config import vector_store
+from qa.core.errors import NewsqaError
+from qa.core.records import Filters
+from qa.ingest.pipeline import ingest
+from qa.store.index import Index
+from qa.store.vectors.milvus import MilvusVectors, collection_for, parse_uri, pushdown
 from tests.conftest import FakeEmbedder, open_index, run_newsqa
 
 OUTLETS = ["Harbor Ledger", "Evening Dispatch", "Lakeside Courier", "Valley Courier"]

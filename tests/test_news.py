@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from qa.answer import ask
-from qa.ingest import ingest
-from qa.news import wants_latest
-from qa.records import Filters
+from qa.answer.news import wants_latest
+from qa.answer.pipeline import ask
+from qa.core.records import Filters
+from qa.ingest.pipeline import ingest
 from tests.conftest import FakeEmbedder, FakeGenerator, open_index
 
 FLOOD = [
@@ -146,7 +146,7 @@ def test_the_latest_count_is_the_revised_figure_and_the_note_quotes_both(
 
 
 def test_a_number_followed_by_a_preposition_counts_nothing() -> None:
-    from qa.news import _figures
+    from qa.answer.news import _figures
 
     assert _figures("$150,000 toward the library expansion") == []
     assert {units for _, _, units in _figures("a $1.5 million state library grant")} == \

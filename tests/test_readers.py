@@ -2,7 +2,8 @@ import gzip
 import json
 from pathlib import Path
 
-from qa.readers import (
+from qa.core.records import Article
+from qa.ingest.readers import (
     Rejected,
     Skipped,
     content_id,
@@ -12,7 +13,6 @@ from qa.readers import (
     read_jsonl,
     read_path,
 )
-from qa.records import Article
 
 SCRAPED = Path(__file__).parent / "fixtures" / "text" / "harbor-ledger-2024-12-09.txt"
 
@@ -136,7 +136,7 @@ def test_expand_paths_walks_folders_and_names_unknown_files(tmp_path: Path) -> N
 
 
 def test_the_bundled_sample_archive() -> None:
-    from qa.cli import SAMPLE
+    from qa.app.cli import SAMPLE
 
     articles = [a for a in read_path(Path(str(SAMPLE))) if isinstance(a, Article)]
     assert len(articles) == 25  # one is a syndicated copy: the index holds 24

@@ -76,10 +76,10 @@ def test_the_seed_questions_on_the_seed_article(tmp_path: Path) -> None:
 
 
 def test_option_scores_then_generation_share_the_cache_safely() -> None:
-    from qa.config import cache_dir
-    from qa.generators import LlamaGenerator
-    from qa.models import default_gguf
-    from qa.prompts import SHORT_ANSWER_STOP, SHORT_ANSWER_TEMPLATE
+    from qa.answer.prompts import SHORT_ANSWER_STOP, SHORT_ANSWER_TEMPLATE
+    from qa.core.config import cache_dir
+    from qa.models.catalog import default_gguf
+    from qa.models.generators import LlamaGenerator
 
     path = default_gguf(cache_dir())
     assert path is not None
@@ -100,10 +100,10 @@ def test_option_scores_then_generation_share_the_cache_safely() -> None:
 def test_priming_evaluates_the_opening_once_and_changes_nothing() -> None:
     import llama_cpp
 
-    from qa.config import cache_dir
-    from qa.generators import LlamaGenerator
-    from qa.models import default_gguf
-    from qa.prompts import SHORT_ANSWER_EXAMPLES, SHORT_ANSWER_STOP, SHORT_ANSWER_TEMPLATE
+    from qa.answer.prompts import SHORT_ANSWER_EXAMPLES, SHORT_ANSWER_STOP, SHORT_ANSWER_TEMPLATE
+    from qa.core.config import cache_dir
+    from qa.models.catalog import default_gguf
+    from qa.models.generators import LlamaGenerator
 
     path = default_gguf(cache_dir())
     assert path is not None

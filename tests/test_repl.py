@@ -15,10 +15,10 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 from rich.console import Console
 
-from qa.cli import SAMPLE
-from qa.ingest import ingest
-from qa.repl import CommandError, Session, Turn, is_follow_up, parse_user_date, rewrite, run
-from qa.store import Index
+from qa.app.cli import SAMPLE
+from qa.app.repl import CommandError, Session, Turn, is_follow_up, parse_user_date, rewrite, run
+from qa.ingest.pipeline import ingest
+from qa.store.index import Index
 from tests.conftest import FakeEmbedder, FakeGenerator, open_index
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -173,12 +173,12 @@ def test_model_switch(index: Index, tmp_path: Path) -> None:
 
 FAKE_REPL = """
 import sys
-import qa.cli
+import qa.app.cli
 from tests.conftest import FakeEmbedder, FakeGenerator
-qa.cli._default_embedder = FakeEmbedder
-qa.cli._generator = lambda path: FakeGenerator({"bases": "Tartus and Khmeimim [1]"})
-qa.cli.app(["ingest", "--sample"], standalone_mode=False)
-qa.cli.app(sys.argv[1:])
+qa.app.cli._default_embedder = FakeEmbedder
+qa.app.cli._generator = lambda path: FakeGenerator({"bases": "Tartus and Khmeimim [1]"})
+qa.app.cli.app(["ingest", "--sample"], standalone_mode=False)
+qa.app.cli.app(sys.argv[1:])
 """
 
 

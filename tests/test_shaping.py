@@ -1,5 +1,5 @@
-from qa.records import Article, Evidence
-from qa.shaping import asks_for_source, complete_list, reporting_source
+from qa.answer.shaping import asks_for_source, complete_list, reporting_source
+from qa.core.records import Article, Evidence
 
 
 def _ev(text: str) -> Evidence:

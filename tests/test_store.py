@@ -5,10 +5,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.errors import NewsqaError
-from qa.ingest import file_mark, ingest
-from qa.records import Filters
-from qa.store import MANIFEST, VECTORS, EmbedderSpec, Index
+from qa.core.errors import NewsqaError
+from qa.core.records import Filters
+from qa.ingest.pipeline import file_mark, ingest
+from qa.store.index import MANIFEST, VECTORS, EmbedderSpec, Index
 from tests.conftest import ARTICLES, FakeEmbedder, open_index
 
 
@@ -159,7 +159,7 @@ def test_remove_by_id_url_and_outlet(index_path: Path, archive: Path,
 
 def test_doctor_finds_and_repairs_derived_parts(index_path: Path, archive: Path,
                                                 embedder: FakeEmbedder) -> None:
-    from qa.doctor import check
+    from qa.store.doctor import check
 
     _ingest(index_path, embedder, archive)
     with open_index(index_path, embedder) as index:
@@ -247,9 +247,9 @@ def test_past_the_exact_limit_the_vectors_are_searched_with_an_inverted_file(
         index_path: Path, embedder: FakeEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
     import faiss
 
-    import qa.store
-    from qa.chunking import chunk_article
-    from qa.records import Article
+    import qa.store.index
+    from qa.core.records import Article
+    from qa.ingest.chunking import chunk_article
 
     rng = np.random.default_rng(7)
     articles = [Article(id=f"a{n}", text=f"Harbor note {n} about pier {n % 9}.",
@@ -262,7 +262,7 @@ def test_past_the_exact_limit_the_vectors_are_searched_with_an_inverted_file(
                            for n, a in enumerate(articles)])
         index.commit_vectors()
         exact = [index.search_dense(v, 10, Filters(source="ledger")) for v in vectors[:20]]
-    monkeypatch.setattr(qa.store, "EXACT_UP_TO", 100)
+    monkeypatch.setattr(qa.store.index, "EXACT_UP_TO", 100)
     with open_index(index_path, embedder) as index:
         index.commit_vectors()
     with open_index(index_path, embedder, write=False) as index:
@@ -278,8 +278,8 @@ def test_an_untitled_article_is_found_by_the_words_of_its_url(index_path: Path, 
                                                                embedder: FakeEmbedder) -> None:
     """A scrape that lost its headline and kept only page furniture is still found by its URL's
     slug, in both rankers, and after doctor rebuilds the full-text table."""
-    from qa.doctor import check
-    from qa.retrieve import RetrieveParams, retrieve
+    from qa.search.retrieve import RetrieveParams, retrieve
+    from qa.store.doctor import check
 
     furniture = "Share this page. Sign up for our newsletter. Read more stories like this one."
     records = [

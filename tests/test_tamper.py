@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner, Result
 
-import qa.cli
-from qa.cli import app
-from qa.doctor import check
-from qa.records import Filters
-from qa.store import MANIFEST, VECTORS, Index
+import qa.app.cli
+from qa.app.cli import app
+from qa.core.records import Filters
+from qa.store.doctor import check
+from qa.store.index import MANIFEST, VECTORS, Index
 from tests.conftest import ARTICLES, FakeEmbedder, FakeGenerator
 from tests.fake_cli import REPO, write_archive
 
@@ -47,7 +47,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A sound index of the three test articles, built by the CLI; each test copies it."""
     folder = tmp_path_factory.mktemp("built")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(qa.cli, "_default_embedder", FakeEmbedder)
+        patch.setattr(qa.app.cli, "_default_embedder", FakeEmbedder)
         archive = write_archive(folder / "archive.jsonl", ARTICLES)
         result = runner.invoke(app, ["ingest", str(archive), "--index-dir", str(folder)])
     assert result.exit_code == 0, result.output
@@ -57,8 +57,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, built: Path) -> Path:
     """A fresh copy of the built index (its folder), and the CLI with the fake models."""
-    monkeypatch.setattr(qa.cli, "_default_embedder", FakeEmbedder)
-    monkeypatch.setattr(qa.cli, "_generator",
+    monkeypatch.setattr(qa.app.cli, "_default_embedder", FakeEmbedder)
+    monkeypatch.setattr(qa.app.cli, "_generator",
                         lambda path: FakeGenerator({"cost": "$4.2 million"}))
     monkeypatch.chdir(tmp_path)
     shutil.copytree(built, tmp_path / "indexes")
@@ -234,18 +234,18 @@ def test_doctor_repairs_what_is_derived_from_the_store(cli: Path, name: str) -> 
 CRASHES = [
     ("store generation not a number", sql("UPDATE meta SET value = 'abc' WHERE key = "
                                           "'generation'"), ("ask", "--json", COST),
-     "qa/store.py: Index.generation() calls int() on the stored counter"),
+     "qa/store/index.py: Index.generation() calls int() on the stored counter"),
     ("authors not JSON", sql("UPDATE articles SET authors = '{not json'"),
-     ("ask", "--json", COST), "qa/store.py: Index._article() json.loads the stored authors"),
+     ("ask", "--json", COST), "qa/store/index.py: Index._article() json.loads the stored authors"),
     ("metadata not JSON", sql("UPDATE articles SET extra = '[1,'"), ("ask", "--json", COST),
-     "qa/store.py: Index._article() json.loads the stored metadata"),
+     "qa/store/index.py: Index._article() json.loads the stored metadata"),
     ("chunking edited", manifest(_set("chunking", {"max_words": 30, "evil": 1})),
      ("ingest", "archive.jsonl", "--rescan"),
-     "qa/store.py: Index.chunking builds ChunkParams(**manifest) unchecked"),
+     "qa/store/index.py: Index.chunking builds ChunkParams(**manifest) unchecked"),
     ("a stored vector of odd length", sql("UPDATE chunks SET vector = x'00' WHERE rowid = 1",
                                           "UPDATE meta SET value = value + 1 WHERE key = "
                                           "'generation'"), ("ask", "--json", COST),
-     "qa/store.py: Index._rebuild_vectors calls np.frombuffer before checking the size"),
+     "qa/store/index.py: Index._rebuild_vectors calls np.frombuffer before checking the size"),
 ]
 
 
@@ -266,7 +266,7 @@ def test_commands_do_not_crash_on_an_edited_store(cli: Path, tamper: Tamper,
 @pytest.mark.parametrize("name", [
     "vectors swapped between chunks",
     pytest.param("stored vectors rewritten", marks=pytest.mark.xfail(strict=True, reason=(
-        "qa/store.py: the store's vectors rewritten without moving its generation leave a "
+        "qa/store/index.py: the store's vectors rewritten without moving its generation leave a "
         "vectors file that is the one the index wrote, and it is trusted; doctor finds it "
         "(see docs/reliability.md)")))])
 def test_searching_uses_the_stores_vectors_even_when_the_file_disagrees(

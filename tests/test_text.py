@@ -1,4 +1,4 @@
-from qa.text import (
+from qa.core.text import (
     content_terms,
     proper_names,
     sentence_spans,
@@ -42,7 +42,7 @@ def test_sentence_spans_are_exact_and_stay_inside_lines() -> None:
 
 
 def test_a_long_line_is_segmented_in_windows_with_exact_spans() -> None:
-    from qa.text import sentence_spans
+    from qa.core.text import sentence_spans
 
     text = "Intro line.\n" + "The ferry sails at noon. " * 300 + "\nLast line."
     spans = sentence_spans(text)

@@ -1,8 +1,8 @@
 from dataclasses import replace
 
-from qa.prompts import REFUSAL
-from qa.records import Article, Evidence
-from qa.verify import support, verify
+from qa.answer.prompts import REFUSAL
+from qa.answer.verify import support, verify
+from qa.core.records import Article, Evidence
 
 SEED = Article(
     id="seed", title="Russia seeks Turkey's help", source="Outlet", published="2024-12-09",
@@ -100,7 +100,7 @@ STORM = Article(
 
 
 def _sentences(article: Article) -> list[Evidence]:
-    from qa.text import sentence_spans
+    from qa.core.text import sentence_spans
 
     return [Evidence(key=n, article=article, start=s, end=e, score=1.0)
             for n, (s, e) in enumerate(sentence_spans(article.text), start=1)]

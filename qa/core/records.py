@@ -1,0 +1,157 @@
+"""Plain frozen records that flow through the pipeline; each has one meaning."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from qa.core.text import headline
+
+
+@dataclass(frozen=True)
+class Article:
+    """One news article as read from a file. `text` is what quotes and offsets refer to."""
+
+    id: str
+    text: str
+    url: str | None = None
+    title: str = ""
+    published: str | None = None  # ISO date or datetime
+    source: str | None = None  # the outlet
+    authors: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def date(self) -> str | None:
+        return self.published[:10] if self.published else None
+
+    @property
+    def headline(self) -> str:
+        """The title, or the words of the URL's slug when there is none
+        (`qa.core.text.headline`)."""
+        return headline(self.title, self.url)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A run of whole sentences of one article: `text == article.text[start:end]`."""
+
+    id: str  # "<article_id>#<n>"
+    article_id: str
+    n: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its fused score and the article it belongs to."""
+
+    chunk: Chunk
+    article: Article
+    score: float
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A sentence shown to the generator under the number `key`."""
+
+    key: int
+    article: Article
+    start: int
+    end: int
+    score: float
+
+    @property
+    def text(self) -> str:
+        return self.article.text[self.start : self.end]
+
+
+@dataclass(frozen=True)
+class Carrier:
+    """Another outlet's (or a repost's) copy of a stored article, folded into it."""
+
+    article_id: str
+    url: str | None
+    title: str
+    source: str | None
+    published: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"article_id": self.article_id, "url": self.url, "title": self.title,
+                "source": self.source, "published": self.published}
+
+
+@dataclass(frozen=True)
+class Citation:
+    key: int
+    article_id: str
+    url: str | None
+    title: str
+    source: str | None
+    published: str | None
+    quote: str  # always an exact substring of the cited article's text
+    carried_by: tuple[Carrier, ...] = ()  # copies of the cited article from other outlets
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrictions on which articles may be used as evidence (dates are ISO `YYYY-MM-DD`)."""
+
+    since: str | None = None
+    until: str | None = None
+    source: str | None = None
+
+    def active(self) -> bool:
+        return bool(self.since or self.until or self.source)
+
+    def ending(self, until: str | None) -> Filters:
+        """These filters, ending no later than `until` (an as-of date) as well."""
+        if until is None or (self.until is not None and self.until <= until):
+            return self
+        return replace(self, until=until)
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    answer: str
+    answerable: bool
+    citations: tuple[Citation, ...]
+    retrieved: tuple[Hit, ...]
+    model: str
+    timings: dict[str, float]
+    draft: str = ""  # what the generator wrote, before verification
+    evidence: tuple[Evidence, ...] = ()  # the numbered sentences the generator was shown
+    # What the reader should know beside the answer, citing like it: the newest report for a
+    # "latest" question, another outlet's different figure (see qa/answer/news.py).
+    notes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        """The `--json` shape fixed in DESIGN.md."""
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "answerable": self.answerable,
+            "citations": [
+                {
+                    "key": c.key,
+                    "article_id": c.article_id,
+                    "url": c.url,
+                    "title": c.title,
+                    "source": c.source,
+                    "published": c.published,
+                    "quote": c.quote,
+                    "also_carried_by": [k.to_json() for k in c.carried_by],
+                }
+                for c in self.citations
+            ],
+            "retrieved": [
+                {"article_id": h.article.id, "chunk_id": h.chunk.id, "score": round(h.score, 6)}
+                for h in self.retrieved
+            ],
+            "notes": list(self.notes),
+            "model": self.model,
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }

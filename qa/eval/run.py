@@ -262,10 +262,7 @@ def gold_article_ids(index: Index, questions: Sequence[Question]) -> dict[str, s
     """Each question's gold URLs, as the ids of the stored articles with those URLs; a gold
     article kept as a syndicated copy counts as the article it was folded into."""
     by_url: dict[str, str] = {}
-    for article_id, url in index.conn.execute(
-            "SELECT id, url FROM articles WHERE url IS NOT NULL UNION ALL "
-            "SELECT a.id, k.url FROM copies k JOIN articles a ON a.rowid = k.canonical_rowid "
-            "WHERE k.url IS NOT NULL"):
+    for article_id, url in index.article_urls():
         by_url.setdefault(normalize_url(url), article_id)
     return {q.id: {by_url[u] for u in map(normalize_url, q.gold_urls) if u in by_url}
             for q in questions}

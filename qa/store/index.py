@@ -1281,6 +1281,14 @@ class Index:
                         published=r["published"]))
         return {k: tuple(v) for k, v in out.items()}
 
+    def article_urls(self) -> list[tuple[str, str]]:
+        """(article id, URL) of every stored article, and of every copy under the id of the
+        article it was folded into."""
+        return [(str(r[0]), str(r[1])) for r in self.conn.execute(
+            "SELECT id, url FROM articles WHERE url IS NOT NULL UNION ALL "
+            "SELECT a.id, k.url FROM copies k JOIN articles a ON a.rowid = k.canonical_rowid "
+            "WHERE k.url IS NOT NULL")]
+
     def info(self) -> dict[str, Any]:
         counts = self.counts()
         first, last, undated = self.conn.execute(

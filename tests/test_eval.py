@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 import qa.app.cli
 from qa.app.cli import app
 from qa.core.errors import NewsqaError
-from qa.eval.run import load_questions
+from qa.eval.questions import load_questions
 from tests.conftest import ARTICLES, FakeEmbedder, FakeGenerator
 from tests.fake_cli import DELAY, start
 
@@ -75,6 +75,9 @@ def test_eval_writes_every_file_with_pinned_metrics(setup: FakeGenerator, tmp_pa
     assert report["latency"]["p50_s"] is not None and report["latency"]["wall_s"] > 0
     md = (out / "report.md").read_text()
     assert "| Recall@5 |" in md and "| Exact quotes | 1.000 |" in md
+    # Both say which settings produced them.
+    stamp = json.loads((out / "run.json").read_text())["settings_fingerprint"]
+    assert report["settings_fingerprint"] == stamp and f"`{stamp}`" in md
     assert (out / "report.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -455,15 +455,11 @@ def evaluate(
     from qa.answer.pipeline import MAX_K, AskParams
     from qa.app.render import render_report
     from qa.core.records import Filters
+    from qa.eval.questions import has_gold, load_questions
     from qa.eval.report import write_report
-    from qa.eval.run import (
-        has_gold,
-        load_questions,
-        run_eval,
-        run_folder,
-        score_run,
-        write_trec,
-    )
+    from qa.eval.run import run_eval, run_folder
+    from qa.eval.score import score_run
+    from qa.eval.trec import write_trec
     from qa.search.retrieve import RetrieveParams
     from qa.store.index import Index, index_folder
 

@@ -59,7 +59,10 @@ def _fmt(value: Any) -> str:
 
 
 def markdown(report: dict[str, Any], title: str) -> str:
-    lines = [f"# {title}", "", "| metric | value | questions | definition |", "|---|---|---|---|"]
+    lines = [f"# {title}", ""]
+    if report.get("settings_fingerprint"):
+        lines += [f"Settings fingerprint: `{report['settings_fingerprint']}` (see run.json).", ""]
+    lines += ["| metric | value | questions | definition |", "|---|---|---|---|"]
     for label, value, n, definition in metric_rows(report):
         lines.append(f"| {label} | {_fmt(value)} | {n} | {definition} |")
     lat = report["latency"]
@@ -108,6 +111,13 @@ def chart(report: dict[str, Any], path: Path, title: str) -> None:
 
 
 def write_report(out: Path, report: dict[str, Any], title: str) -> None:
+    """The report of the run in `out`, stamped with the fingerprint of its settings, so that a
+    report says what produced it."""
+    from qa.eval.run import saved_fingerprint
+
+    stamp = saved_fingerprint(out)
+    if stamp is not None:
+        report = {"settings_fingerprint": stamp, **report}
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     (out / "report.md").write_text(markdown(report, title), encoding="utf-8")
     chart(report, out / "report.png", title)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import sys
-from collections.abc import Iterator
+import weakref
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -24,13 +25,16 @@ from qa.core.records import Article
 from qa.ingest.chunking import chunk_article
 from qa.ingest.distributed import (
     RayIngestReport,
-    _HeldVectors,
+    _Counting,
+    _EmbedWorker,
+    _Feed,
+    _parse_file,
     _share_cpus,
     _worker_error,
     ray_ingest,
     ray_session,
 )
-from qa.ingest.pipeline import IngestReport, embedding_text, ingest
+from qa.ingest.pipeline import IngestReport, Prepared, embedding_text, ingest
 from qa.ingest.readers import Rejected, Skipped, read_path
 from qa.models.embedders import SentenceTransformerEmbedder
 from qa.store.index import DATABASE, MANIFEST, EmbedderSpec, Index
@@ -82,22 +86,37 @@ def _assert_same_store(a: Path, b: Path) -> None:
 # --- the hand-over of vectors, without Ray --------------------------------------------------
 
 
-def _holding_reader(held: _HeldVectors, embedder: FakeEmbedder, index: Index
-                    ) -> Any:
-    """`read_path`, registering each article's vectors as the Ray feed does."""
-    def read(path: Path, fields: Any) -> Iterator[Article | Rejected | Skipped]:
+class _Counted(FakeEmbedder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts = 0
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.texts += len(texts)
+        return super().embed(texts)
+
+
+def _preparing_reader(embedder: FakeEmbedder, index: Index,
+                      handed: list[weakref.ref[np.ndarray]]) -> Any:
+    """`read_path`, each article embedded before it is handed over, as the Ray feed does."""
+    def read(path: Path, fields: Any) -> Iterator[Article | Prepared | Rejected | Skipped]:
         for item in read_path(path, fields):
             if isinstance(item, Article):
-                texts = [embedding_text(item, c.text) for c in chunk_article(item, index.chunking)]
-                held.add(texts, embedder.embed(texts).astype("<f4").tobytes())
-                assert len(held.articles) <= 5  # a batch of 4, and the article just read
-            yield item
+                chunks = chunk_article(item, index.chunking)
+                vectors = embedder.embed([embedding_text(item, c.text) for c in chunks])
+                # A batch of 4, and the article just handed over: no more is alive.
+                assert sum(ref() is not None for ref in handed) <= 5
+                handed.append(weakref.ref(vectors))
+                yield Prepared(item, tuple(chunks), vectors)
+            else:
+                yield item
     return read
 
 
-def test_held_vectors_answer_every_embedding_and_are_let_go(tmp_path: Path) -> None:
-    """Duplicates, copies, an update, an older version and a rescan: every vector `ingest()`
-    asks for was handed over, and none is kept past its use."""
+def test_prepared_articles_store_what_the_plain_path_stores(tmp_path: Path) -> None:
+    """Duplicates, copies, an update, an older version and a rescan: articles handed over
+    with their vectors build the plain path's store, nothing is embedded again, and no
+    vector is kept past its use."""
     folder = tmp_path / "mixed"
     build(folder)
     first = tmp_path / "first.jsonl"
@@ -112,30 +131,50 @@ def test_held_vectors_answer_every_embedding_and_are_let_go(tmp_path: Path) -> N
     for paths, rescan in runs:
         with open_index(tmp_path / "plain", fake) as index:
             plain = ingest(paths, index, fake, rescan=rescan, batch_size=4)
-        with open_index(tmp_path / "held", fake) as index:
-            held = _HeldVectors(fake)
-
-            def tick(_origin: str, chunks: int, held: _HeldVectors = held) -> None:
-                if chunks == 0:
-                    held.let_go_current()
-
-            handed = ingest(paths, index, held, rescan=rescan, batch_size=4, on_article=tick,
-                            read=_holding_reader(held, fake, index))
+        with open_index(tmp_path / "prepared", fake) as index:
+            driver = _Counted()
+            vectors: list[weakref.ref[np.ndarray]] = []
+            handed = ingest(paths, index, driver, rescan=rescan, batch_size=4,
+                            read=_preparing_reader(fake, index, vectors))
         assert _counts(handed) == _counts(plain)
-        assert held.misses == 0
-        assert len(held.articles) <= 1
-        _assert_same_store(tmp_path / "plain", tmp_path / "held")
+        assert driver.texts == 0
+        assert all(ref() is None for ref in vectors)
+        _assert_same_store(tmp_path / "plain", tmp_path / "prepared")
     assert plain.unchanged > 0 and handed.older == 1
 
 
-def test_held_vectors_embed_what_they_lack() -> None:
+def test_the_feed_hands_over_what_workers_made_and_reads_a_changed_file_itself(
+        tmp_path: Path) -> None:
+    """Rows as Ray's tasks and actors make them, fed to `ingest()`: a file changed since a
+    worker read it is read and embedded on the driver (counted), the rest is not embedded
+    again, and the store is the plain path's."""
     fake = FakeEmbedder()
-    held = _HeldVectors(fake, limit=2)
-    held.add(["a b", "c d"], fake.embed(["a b", "c d"]).tobytes())
-    held.add(["e f"], fake.embed(["e f"]).tobytes())  # over the limit: the first is let go
-    vectors = held.embed(["a b", "e f"])
-    assert held.misses == 1
-    assert np.allclose(vectors, fake.embed(["a b", "e f"]))
+    same, changed = tmp_path / "same.jsonl", tmp_path / "changed.jsonl"
+    same.write_text("".join(json.dumps(a) + "\n" for a in ARTICLES[:2]), encoding="utf-8")
+    changed.write_text(json.dumps(ARTICLES[2]) + "\n", encoding="utf-8")
+    with open_index(tmp_path / "plain", fake) as index:
+        chunking = index.chunking
+    worker = _EmbedWorker.__new__(_EmbedWorker)  # its model, without a recipe to load
+    worker.embedder, worker.chunking = fake, chunking
+    rows = [row for k, path in enumerate([same, changed])
+            for row in _parse_file({"file": k, "path": str(path)}, None)]
+    batch = {key: np.array([row[key] for row in rows], dtype=object) for key in rows[0]}
+    made = worker(batch)
+    worked = [{key: made[key][k] for key in made} for k in range(len(rows))]
+    changed.write_text(json.dumps(dict(ARTICLES[2], text=ARTICLES[2]["text"] + " More."))
+                       + "\n", encoding="utf-8")
+    with open_index(tmp_path / "plain", fake) as index:
+        plain = ingest([same, changed], index, fake, batch_size=4)
+    with open_index(tmp_path / "fed", fake) as index:
+        feed = _Feed(iter(worked), [same, changed], fake.dim)
+        driver = _Counting(fake)
+        fed = ingest([same, changed], index, driver, batch_size=4, read=feed.read)
+    assert _counts(fed) == _counts(plain) and fed.added > 0
+    assert feed.local_reads == 1
+    [article] = read_path(changed, None)
+    assert isinstance(article, Article)
+    assert driver.embedded == len(chunk_article(article, chunking))  # only the changed file
+    _assert_same_store(tmp_path / "plain", tmp_path / "fed")
 
 
 def test_a_missing_ray_names_the_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qa.core.records import Article, Chunk
@@ -78,17 +79,12 @@ def chunk_article(article: Article, params: ChunkParams) -> list[Chunk]:
     if current:
         groups.append(current)
 
-    chunks = []
-    for n, group in enumerate(groups):
-        start, end = group[0][0], group[-1][1]
-        chunks.append(
-            Chunk(
-                id=f"{article.id}#{n}",
-                article_id=article.id,
-                n=n,
-                start=start,
-                end=end,
-                text=text[start:end],
-            )
-        )
-    return chunks
+    return spanned(article, [(group[0][0], group[-1][1]) for group in groups])
+
+
+def spanned(article: Article, spans: Sequence[tuple[int, int]]) -> list[Chunk]:
+    """The chunks of `article` with these (start, end) spans, numbered in order: how
+    `chunk_article` makes them, and how a chunking done in another process comes back."""
+    return [Chunk(id=f"{article.id}#{n}", article_id=article.id, n=n, start=start, end=end,
+                  text=article.text[start:end])
+            for n, (start, end) in enumerate(spans)]

@@ -4,14 +4,17 @@ Ray does the costly, independent work: each file is parsed by a task (`flat_map`
 and each article's chunks are embedded by a pool of actors that load the model once each
 (`map_batches`). Everything that depends on the index (unchanged articles, older versions,
 syndicated copies, file marks, batches, the report) stays in `qa.ingest.pipeline.ingest()`, which
-runs on the driver with a reader and an embedder that hand over what Ray computed. Both paths
-therefore build the same store by construction, and an interrupted run resumes the same way.
+runs on the driver with a reader that hands over what Ray computed: each article already
+embedded (`Prepared`: its chunks and their vectors). Both paths therefore build the same store
+by construction, and an interrupted run resumes the same way.
 
 The pipeline streams: the driver consumes rows in the files' order while Ray works ahead, and
 Ray's backpressure bounds what waits in between, so memory does not grow with the archive.
-Rows are plain (JSON text, float32 bytes): no newsqa object crosses Ray, and nothing stored is
-a pickle. Paths must be readable under the same absolute path on every node (a shared
-filesystem); a file a worker saw differently from the driver is read again on the driver.
+An article's vectors live on the driver only from its row to the batch that stores it (or to
+`ingest()` finding it unchanged, older or a copy). Rows are plain (JSON text, float32 bytes): no
+newsqa object crosses Ray, and nothing stored is a pickle. Paths must be readable under the same
+absolute path on every node (a shared filesystem); a file a worker saw differently from the
+driver is read again on the driver.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import os
 import re
 import sys
 import warnings
-from collections import OrderedDict, defaultdict, deque
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,12 +37,12 @@ import numpy as np
 
 from qa.core.errors import NewsqaError
 from qa.core.records import Article
-from qa.ingest.chunking import ChunkParams
+from qa.ingest.chunking import ChunkParams, spanned
 from qa.ingest.pipeline import (
     IngestReport,
+    Prepared,
     Reader,
     embed_articles,
-    embedding_text,
     file_mark,
     ingest,
 )
@@ -48,10 +51,6 @@ from qa.models.embedders import Embedder, Rebuildable, from_recipe
 from qa.store.index import Index
 
 RAY_HINT = "pip install 'newsqa[ray]'"
-# Vectors kept on the driver for articles read but not yet stored. Normally that is one batch;
-# the cap only matters in a long run of articles that are read but never embedded (older
-# versions), and past it the oldest are let go (a later need is embedded on the driver).
-MAX_HELD_VECTORS = 20_000
 _ERROR_LINE = re.compile(r"^[A-Za-z_][\w.]*(?:Error|Exception|Interrupt|Exit)\b.*:")
 
 
@@ -78,27 +77,21 @@ def ray_ingest(paths: Iterable[Path], index: Index, embedder: Rebuildable, *,
     """
     paths = list(paths)
     files = _files_to_read(paths, index, fields, rescan, follow_links)
-    held = _HeldVectors(embedder)
-
-    def tick(origin: str, chunks: int) -> None:
-        if chunks == 0:  # the article just read is not embedded (unchanged, or a copy)
-            held.let_go_current()
-        if on_article is not None:
-            on_article(origin, chunks)
+    driver = _Counting(embedder)
 
     def run(read: Reader) -> IngestReport:
-        return ingest(paths, index, held, batch_size=batch_size, fields=fields, rescan=rescan,
-                      follow_links=follow_links, on_article=tick, read=read)
+        return ingest(paths, index, driver, batch_size=batch_size, fields=fields, rescan=rescan,
+                      follow_links=follow_links, on_article=on_article, read=read)
 
     if not files:
-        return _ray_report(run(read_path), 0, held, 0)
+        return _ray_report(run(read_path), 0, driver.embedded, 0)
     local_cpus = max(os.cpu_count() or 1, workers or 1)
     with ray_session(address, local_cpus) as ray, _data_settings(ray):
         actors, cpus = _share_cpus(ray, workers)
         dataset = _pipeline(ray, files, index.chunking, embedder, actors, cpus, batch_size,
                             fields)
         rows = iter(dataset.iter_rows())  # a generator: closing it stops Ray's work
-        feed = _Feed(rows, files, held)
+        feed = _Feed(rows, files, embedder.dim)
         try:
             report = run(feed.read)
         except ray.exceptions.RayError as exc:
@@ -107,14 +100,27 @@ def ray_ingest(paths: Iterable[Path], index: Index, embedder: Rebuildable, *,
                 "/tmp/ray/session_latest/logs on each node")) from exc
         finally:
             rows.close()  # rows of files ingest() did not open, or after an error
-    return _ray_report(report, actors, held, feed.local_reads)
+    return _ray_report(report, actors, driver.embedded, feed.local_reads)
 
 
-def _ray_report(report: IngestReport, workers: int, held: _HeldVectors, local_reads: int
+def _ray_report(report: IngestReport, workers: int, misses: int, local_reads: int
                 ) -> RayIngestReport:
     values = {f.name: getattr(report, f.name) for f in dataclasses.fields(report)}
-    return RayIngestReport(**values, workers=workers, misses=held.misses,
-                           local_reads=local_reads)
+    return RayIngestReport(**values, workers=workers, misses=misses, local_reads=local_reads)
+
+
+class _Counting:
+    """The embedder, counting the chunks the driver embeds itself (those of files read on
+    the driver, for which Ray's vectors are not at hand): the report's `misses`."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self.name, self.dim = embedder.name, embedder.dim
+        self.embedded = 0
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.embedded += len(texts)
+        return self.embedder.embed(texts)
 
 
 def _worker_error(exc: BaseException) -> str:
@@ -250,7 +256,7 @@ def _share_cpus(ray: Any, workers: int | None) -> tuple[int, int]:
 def _pipeline(ray: Any, files: Sequence[Path], chunking: ChunkParams,
               embedder: Rebuildable, actors: int, cpus: int, batch_size: int,
               fields: Mapping[str, str] | None) -> Any:
-    """files -> parsed rows (tasks) -> rows with their chunks' texts and vectors (actors)."""
+    """files -> parsed rows (tasks) -> rows with their chunks' spans and vectors (actors)."""
     items = [{"file": k, "path": str(path.absolute())} for k, path in enumerate(files)]
     blocks = min(len(items), 4 * actors)
     # Parsing is light beside embedding: its tasks take no CPU of their own, so the actors,
@@ -318,8 +324,8 @@ def _article(data: str) -> Article:
 
 
 class _EmbedWorker:
-    """A Ray actor: loads the embedder once, then gives each article row the embedding texts
-    of its chunks (what `ingest()` will ask for) and their vectors, as float32 bytes."""
+    """A Ray actor: loads the embedder once, then gives each article row its chunks, as
+    (start, end) spans, and their vectors, as float32 bytes: what `ingest()` would have made."""
 
     def __init__(self, recipe: dict[str, Any], chunking: dict[str, int]) -> None:
         from qa.models.catalog import EMBEDDER_NAME, embedder_folder
@@ -335,13 +341,12 @@ class _EmbedWorker:
                     if kind == "article"}
         embedded = dict(zip(articles, embed_articles(list(articles.values()), self.chunking,
                                                      self.embedder), strict=True))
-        texts, blobs = [], []
+        spans, blobs = [], []
         for k in range(len(batch["kind"])):
             chunks, vectors = embedded.get(k, ([], np.zeros((0, self.embedder.dim))))
-            texts.append(json.dumps([embedding_text(articles[k], c.text) for c in chunks],
-                                    ensure_ascii=False))
+            spans.append(json.dumps([[c.start, c.end] for c in chunks]))
             blobs.append(np.asarray(vectors, dtype="<f4").tobytes())
-        return {**batch, "texts": np.array(texts, dtype=object),
+        return {**batch, "chunks": np.array(spans, dtype=object),
                 "vectors": np.array(blobs, dtype=object)}
 
 
@@ -353,33 +358,29 @@ class _Feed:
     (Ray keeps the files' order). A file `ingest()` did not open leaves its rows unread; one
     Ray did not parse, or that changed since a worker read it, is read here."""
 
-    def __init__(self, rows: Iterator[dict[str, Any]], files: Sequence[Path],
-                 held: _HeldVectors) -> None:
+    def __init__(self, rows: Iterator[dict[str, Any]], files: Sequence[Path], dim: int) -> None:
         self.rows = rows
         self.ahead: dict[str, Any] | None = None
         self.last = (-1, -1)
         self.positions: dict[str, deque[int]] = defaultdict(deque)
         for k, path in enumerate(files):
             self.positions[str(path)].append(k)
-        self.held = held
+        self.dim = dim
         self.local_reads = 0
 
     def read(self, path: Path, fields: Mapping[str, str] | None
-             ) -> Iterator[Article | Rejected | Skipped]:
+             ) -> Iterator[Article | Prepared | Rejected | Skipped]:
         queue = self.positions.get(str(path))
         file = queue.popleft() if queue else None
         if file is None or self._header(file) != _stat(path):
-            self.local_reads += 1
-            self.held.current = None  # what this file yields has no vectors held
+            self.local_reads += 1  # its articles are embedded on the driver
             yield from read_path(path, fields)
             return
         shown, absolute = str(path), str(path.absolute())
         while (row := self._take(file)) is not None:
             kind, data = row["kind"], row["data"]
             if kind == "article":
-                article = _article(data)
-                self.held.add(json.loads(row["texts"]), row["vectors"])
-                yield article
+                yield self._prepared(_article(data), row)
             elif kind == "rejected":  # workers read the absolute path; show the one given
                 where, line, reason = json.loads(data)
                 yield Rejected(where.replace(absolute, shown), line,
@@ -387,6 +388,11 @@ class _Feed:
             else:
                 where, reason = json.loads(data)
                 yield Skipped(where.replace(absolute, shown), reason.replace(absolute, shown))
+
+    def _prepared(self, article: Article, row: dict[str, Any]) -> Prepared:
+        spans = [(int(start), int(end)) for start, end in json.loads(row["chunks"])]
+        vectors = np.frombuffer(row["vectors"], dtype="<f4").reshape(len(spans), self.dim)
+        return Prepared(article, tuple(spanned(article, spans)), vectors.copy())
 
     def _pull(self) -> dict[str, Any] | None:
         if self.ahead is not None:
@@ -416,68 +422,3 @@ class _Feed:
             self.ahead, row = row, None
         return row
 
-
-class _HeldVectors:
-    """The embedder `ingest()` is given: it answers from the vectors Ray computed, looked up by
-    embedding text, and embeds what it lacks with `fallback`.
-
-    Vectors are held per article read and let go once they cannot be asked for any more:
-    `ingest()` embeds its pending articles, in the order read, all at once, so when it asks
-    for a batch, every article read before the last one in it was either in it or never will
-    be; the article just read may not be placed yet, so it stays. One reported as not
-    embedded (`on_article(file, 0)`) goes at once.
-    """
-
-    def __init__(self, fallback: Embedder, limit: int = MAX_HELD_VECTORS) -> None:
-        self.name, self.dim = fallback.name, fallback.dim
-        self.fallback = fallback
-        self.limit = limit
-        self.vectors: dict[str, tuple[np.ndarray, int]] = {}  # text -> (vector, articles)
-        self.articles: OrderedDict[int, list[str]] = OrderedDict()  # read order -> texts
-        self.current: int | None = None  # the article read last
-        self.count = 0
-        self.misses = 0
-
-    def add(self, texts: list[str], blob: bytes) -> None:
-        vectors = np.frombuffer(blob, dtype="<f4").reshape(len(texts), self.dim)
-        self.count += 1
-        self.current = self.count
-        self.articles[self.count] = texts
-        for text, vector in zip(texts, vectors, strict=True):
-            held = self.vectors.get(text)
-            self.vectors[text] = (vector, held[1] + 1 if held else 1)
-        while len(self.vectors) > self.limit and len(self.articles) > 1:
-            self._let_go(next(iter(self.articles)))
-
-    def let_go_current(self) -> None:
-        if self.current is not None:
-            self._let_go(self.current)
-            self.current = None
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        missing = []
-        for row, text in enumerate(texts):
-            held = self.vectors.get(text)
-            if held is None:
-                missing.append(row)
-            else:
-                out[row] = held[0]
-        if missing:
-            self.misses += len(missing)
-            out[missing] = self.fallback.embed([texts[row] for row in missing])
-        asked = set(texts)
-        embedded = [seq for seq, own in self.articles.items()
-                    if seq != self.current and own and asked.issuperset(own)]
-        if embedded:
-            for seq in [seq for seq in self.articles if seq <= embedded[-1]]:
-                self._let_go(seq)
-        return out
-
-    def _let_go(self, seq: int) -> None:
-        for text in self.articles.pop(seq, []):
-            vector, count = self.vectors[text]
-            if count > 1:
-                self.vectors[text] = (vector, count - 1)
-            else:
-                del self.vectors[text]

@@ -35,6 +35,23 @@ class IngestReport:
     inferred: list[tuple[str, str, str]] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """An article read and embedded elsewhere (qa/ingest/distributed.py): its chunks, made
+    with the index's chunking, and their vectors, row for row. `ingest()` stores these
+    vectors rather than embed the article again; it holds them only while the article waits
+    in a batch, so they are let go as soon as it is stored, or found to need no storing."""
+
+    article: Article
+    chunks: tuple[Chunk, ...]
+    vectors: np.ndarray
+
+    def __post_init__(self) -> None:
+        if len(self.chunks) != len(self.vectors):
+            raise ValueError(f"{self.article.id}: {len(self.chunks)} chunks but "
+                             f"{len(self.vectors)} vectors")
+
+
 @dataclass
 class _Pending:
     article: Article
@@ -43,6 +60,7 @@ class _Pending:
     updated: bool
     keys: list[int]
     demote: tuple[str, float] | None = None  # (stored id, similarity): it becomes our copy
+    prepared: Prepared | None = None  # its chunks and vectors, when it came with them
 
 
 def embedding_text(article: Article, chunk_text: str) -> str:
@@ -61,6 +79,16 @@ def embed_articles(articles: Sequence[Article], params: ChunkParams, embedder: E
         out.append((chunks, vectors[at : at + len(chunks)]))
         at += len(chunks)
     return out
+
+
+def _embed_pending(pending: Sequence[_Pending], params: ChunkParams, embedder: Embedder
+                   ) -> list[tuple[list[Chunk], np.ndarray]]:
+    """Chunks and vectors for each pending article: those it came with, else embedded here
+    (all of those in one call)."""
+    plain = [p.article for p in pending if p.prepared is None]
+    fresh = iter(embed_articles(plain, params, embedder) if plain else [])
+    return [(list(p.prepared.chunks), p.prepared.vectors) if p.prepared is not None
+            else next(fresh) for p in pending]
 
 
 def _older(new: Article, stored: Article | None) -> bool:
@@ -82,7 +110,9 @@ def file_mark(path: Path, fields: Mapping[str, str] | None) -> FileMark:
             json.dumps(dict(fields or {}), sort_keys=True))
 
 
-Reader = Callable[[Path, Mapping[str, str] | None], Iterable[Article | Rejected | Skipped]]
+# A file's items, as `read_path` yields them; an article may come already embedded.
+Reader = Callable[[Path, Mapping[str, str] | None],
+                  Iterable[Article | Prepared | Rejected | Skipped]]
 
 
 def ingest(paths: Iterable[Path], index: Index, embedder: Embedder, *, batch_size: int = 32,
@@ -98,8 +128,10 @@ def ingest(paths: Iterable[Path], index: Index, embedder: Embedder, *, batch_siz
     copy of a stored article is kept as its copy, not embedded again; the earliest published
     of the two is the one retrieval sees.
 
-    `read` yields a file's items as `read_path` does; qa/ingest/distributed.py passes one that hands
-    over what Ray workers parsed, so both paths share every decision made here.
+    `read` yields a file's items as `read_path` does, or articles already embedded
+    (`Prepared`), whose vectors are stored as they are: qa/ingest/distributed.py passes one
+    that hands over what Ray workers parsed and embedded, so both paths share every decision
+    made here.
     """
     report = IngestReport()
     finished: list[FileMark] = []  # files read whole, marked done once their articles commit
@@ -113,7 +145,7 @@ def ingest(paths: Iterable[Path], index: Index, embedder: Embedder, *, batch_siz
     def flush() -> None:
         if not pending:
             return
-        embedded = embed_articles([p.article for p in pending], params, embedder)
+        embedded = _embed_pending(pending, params, embedder)
         index.write_batch(
             [(p.article, p.digest, p.origin, chunks, vectors)
              for p, (chunks, vectors) in zip(pending, embedded, strict=True)],
@@ -139,7 +171,8 @@ def ingest(paths: Iterable[Path], index: Index, embedder: Embedder, *, batch_siz
         pending.clear()
         pending_keys.clear()
 
-    def place(item: Article, digest: str, origin: str, updated: bool) -> None:
+    def place(item: Article, digest: str, origin: str, updated: bool,
+              prepared: Prepared | None) -> None:
         """Queue `item` for embedding, or store it as a copy of an article already stored."""
         keys = band_keys(item.text)
         if pending_keys & set(enumerate(keys)):
@@ -152,7 +185,7 @@ def ingest(paths: Iterable[Path], index: Index, embedder: Embedder, *, batch_siz
                 on_article(origin, 0)
             return
         demote = (match[0].id, match[1]) if match is not None else None
-        pending.append(_Pending(item, digest, origin, updated, keys, demote))
+        pending.append(_Pending(item, digest, origin, updated, keys, demote, prepared))
         pending_keys.update(enumerate(keys))
         if len(pending) >= batch_size:
             flush()
@@ -178,6 +211,9 @@ def ingest(paths: Iterable[Path], index: Index, embedder: Embedder, *, batch_siz
                 if isinstance(item, Skipped):
                     report.skipped.append(item)
                     continue
+                prepared = item if isinstance(item, Prepared) else None  # brings its vectors
+                if isinstance(item, Prepared):
+                    item = item.article
                 digest = content_hash(item)
                 stored = index.stored_hash(item.id)
                 if seen.get(item.id) == digest or (item.id not in seen and stored == digest):
@@ -197,7 +233,7 @@ def ingest(paths: Iterable[Path], index: Index, embedder: Embedder, *, batch_siz
                     pending_keys.update((b, k) for p in pending for b, k in enumerate(p.keys))
                 updated = stored is not None or (item.id in seen and not was_pending)
                 seen[item.id] = digest
-                place(item, digest, path_text(entry), updated)
+                place(item, digest, path_text(entry), updated, prepared)
             if len(report.rejected) == rejected:  # a file with rejections is read every time
                 finished.append(mark)
             if not pending:

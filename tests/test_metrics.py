@@ -80,3 +80,19 @@ def test_choice_coverage_counts_the_words_a_choice_adds() -> None:
     assert scores[1] == 0.0
     # "marathon" adds nothing to the question, so its own words are all of its words
     assert scores[2] == pytest.approx(1.0 + 0.01 * 1)
+
+
+def test_a_generator_that_scores_options_is_an_option_scorer() -> None:
+    """Multiple choice and candidate ranking ask the generator for likelihoods only when it is
+    an `OptionScorer` (llama.cpp's is; a server's and the fake are not)."""
+    from typing import Any
+
+    from qa.models.generators import OptionScorer
+    from tests.conftest import FakeGenerator
+
+    class Scoring(FakeGenerator):
+        def score_options(self, prompt: str, options: Any) -> list[float]:
+            return [0.0 for _ in options]
+
+    assert isinstance(Scoring({}), OptionScorer)
+    assert not isinstance(FakeGenerator({}), OptionScorer)

@@ -1,5 +1,6 @@
 from qa.core.text import (
     content_terms,
+    jaccard,
     proper_names,
     sentence_spans,
     terms_match,
@@ -63,3 +64,10 @@ def test_url_words_are_the_slug_that_names_the_story() -> None:
     for nothing in (None, "", "https://paper.example/", "https://paper.example/news/123456.html",
                     "https://paper.example/read?story=ferry-winter-plan"):
         assert url_words(nothing) == ""
+
+
+def test_jaccard_is_told_what_two_empty_sets_are() -> None:
+    assert jaccard({"ferry", "hull"}, {"hull", "mayor"}, empty=0.0) == 1 / 3
+    assert jaccard(set(), set(), empty=0.0) == 0.0  # copies: nothing to compare is no copy
+    assert jaccard(set(), set(), empty=1.0) == 1.0  # evidence: two empty sentences repeat
+    assert jaccard({"opera"}, set(), empty=1.0) == 0.0

@@ -24,7 +24,7 @@ from qa.answer.expect import Kind, fits_kind
 from qa.answer.prompts import short_answer_prompt
 from qa.core.records import Evidence
 from qa.core.text import NUMBER_WORDS, content_terms, tokens
-from qa.models.generators import Generator
+from qa.models.generators import Generator, OptionScorer
 
 MAX_CANDIDATES = 8
 
@@ -133,15 +133,14 @@ def rank(question: str, candidates: Sequence[Candidate], evidence: Sequence[Evid
          generator: Generator) -> list[Candidate]:
     """The candidates, best first; none when the generator cannot score them (the other two
     signals alone picked wrong spans too often to be trusted with an answer)."""
-    score_options = getattr(generator, "score_options", None)
-    if not candidates or not callable(score_options):
+    if not candidates or not isinstance(generator, OptionScorer):
         return []
     question_terms = set(content_terms(question))
     total = _z([_context_overlap(question_terms, c.evidence) for c in candidates])
     total += _z([c.evidence.score for c in candidates])
     texts = [c.text for c in candidates]
-    with_evidence = score_options(short_answer_prompt(question, evidence), texts)
-    without = score_options(short_answer_prompt(question, ()), texts)
+    with_evidence = generator.score_options(short_answer_prompt(question, evidence), texts)
+    without = generator.score_options(short_answer_prompt(question, ()), texts)
     total += _z(np.asarray(with_evidence) - np.asarray(without))
     order = sorted(range(len(candidates)), key=lambda i: (-float(total[i]), i))
     return [candidates[i] for i in order]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.core.records import Evidence, Hit
-from qa.core.text import content_terms, sentence_spans, word_count
+from qa.core.text import content_terms, jaccard, sentence_spans, word_count
 from qa.models.embedders import Embedder
 
 
@@ -29,10 +29,6 @@ def question_overlap(question_terms: set[str], sentence: str) -> float:
     if not question_terms:
         return 0.0
     return len(question_terms & set(content_terms(sentence))) / len(question_terms)
-
-
-def _jaccard(a: set[str], b: set[str]) -> float:
-    return len(a & b) / len(a | b) if a or b else 1.0
 
 
 def select_evidence(question: str, query_vector: np.ndarray, hits: Sequence[Hit],
@@ -70,7 +66,8 @@ def select_evidence(question: str, query_vector: np.ndarray, hits: Sequence[Hit]
     chosen_terms: list[set[str]] = []
     for score, hit, start, end, terms in scored:
         # The same fact retold in another outlet's copy adds nothing: leave room for others.
-        if any(_jaccard(terms, other) > params.max_overlap for other in chosen_terms):
+        # Two sentences without content words count as the same (1.0): one is room enough.
+        if any(jaccard(terms, other, empty=1.0) > params.max_overlap for other in chosen_terms):
             continue
         chosen_terms.append(terms)
         chosen.append(Evidence(key=len(chosen) + 1, article=hit.article, start=start, end=end,

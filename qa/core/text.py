@@ -208,6 +208,12 @@ def _segment_spans(segment: str, base: int, spans: list[tuple[int, int]]) -> Non
         cursor = at + len(piece)
 
 
+def jaccard(a: set[str], b: set[str], *, empty: float) -> float:
+    """|a & b| / |a | b|. Two empty sets have no such share: callers say what it is (`empty`),
+    as they differ on whether two things with nothing in them are alike."""
+    return len(a & b) / len(a | b) if a or b else empty
+
+
 def word_count(text: str) -> int:
     return len(_WS.split(text.strip())) if text.strip() else 0
 

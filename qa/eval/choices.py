@@ -25,7 +25,7 @@ from qa.answer.prompts import short_answer_prompt
 from qa.core.records import Answer
 from qa.core.text import content_terms
 from qa.models.embedders import Embedder
-from qa.models.generators import Generator
+from qa.models.generators import Generator, OptionScorer
 
 TOP_ARTICLES = 5
 
@@ -66,11 +66,11 @@ def pick_choice(answer: Answer, options: Sequence[str], generator: Generator,
         passage_vectors = embedder.embed(passages)
         total += _z((option_vectors @ passage_vectors.T).max(axis=1))
         rule += "+closeness"
-    score_options = getattr(generator, "score_options", None)
-    if callable(score_options):
-        with_evidence = score_options(short_answer_prompt(answer.question, answer.evidence),
-                                      list(options))
-        without = score_options(short_answer_prompt(answer.question, ()), list(options))
+    if isinstance(generator, OptionScorer):
+        with_evidence = generator.score_options(
+            short_answer_prompt(answer.question, answer.evidence), list(options))
+        without = generator.score_options(short_answer_prompt(answer.question, ()),
+                                          list(options))
         total += _z(np.asarray(with_evidence) - np.asarray(without))
         rule += "+likelihood gain"
     best = max(range(len(options)), key=lambda i: (float(total[i]), -i))

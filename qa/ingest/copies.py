@@ -17,7 +17,7 @@ import hashlib
 from collections.abc import Iterable
 
 from qa.core.records import Article
-from qa.core.text import STOPWORDS, tokens
+from qa.core.text import STOPWORDS, jaccard, tokens
 
 SHINGLE_WORDS = 3
 COPY_JACCARD = 0.8
@@ -55,10 +55,6 @@ def band_keys(text: str) -> list[int]:
     return keys
 
 
-def jaccard(a: set[str], b: set[str]) -> float:
-    return len(a & b) / len(a | b) if a or b else 0.0
-
-
 def _headline_words(title: str) -> set[str]:
     return {t for t in tokens(title) if t not in STOPWORDS}
 
@@ -68,13 +64,15 @@ def copy_similarity(new: Article, stored: Article, new_shingles: set[str] | None
     """The shingle Jaccard of two articles if one is a copy of the other, else None."""
     if not (eligible(new.text) and eligible(stored.text)):
         return None
+    # Empty sets are 0.0 here: texts with nothing to compare are no evidence of a copy.
     similarity = jaccard(new_shingles if new_shingles is not None else shingles(new.text),
-                         shingles(stored.text))
+                         shingles(stored.text), empty=0.0)
     if similarity < COPY_JACCARD:
         return None
     same_outlet = (new.source or "").strip().lower() == (stored.source or "").strip().lower()
     if same_outlet and new.title and stored.title and jaccard(
-            _headline_words(new.title), _headline_words(stored.title)) < HEADLINE_JACCARD:
+            _headline_words(new.title), _headline_words(stored.title),
+            empty=0.0) < HEADLINE_JACCARD:
         return None
     return similarity
 

@@ -25,7 +25,6 @@ import json
 import logging
 import os
 import re
-import sys
 import warnings
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -37,6 +36,7 @@ import numpy as np
 
 from qa.core.errors import NewsqaError
 from qa.core.records import Article
+from qa.core.stderr import quiet_stderr
 from qa.ingest.chunking import ChunkParams, spanned
 from qa.ingest.pipeline import (
     IngestReport,
@@ -193,16 +193,10 @@ def _backend_logs_quiet() -> Iterator[None]:
     Its level is set while it starts, and what it says meanwhile goes to /dev/null."""
     saved_env = os.environ.get("RAY_BACKEND_LOG_LEVEL")
     os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
-    sys.stderr.flush()
-    saved_fd = os.dup(2)
     try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), 2)
-        yield
+        with quiet_stderr():
+            yield
     finally:
-        sys.stderr.flush()
-        os.dup2(saved_fd, 2)
-        os.close(saved_fd)
         if saved_env is None:
             os.environ.pop("RAY_BACKEND_LOG_LEVEL", None)
 

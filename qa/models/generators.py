@@ -5,12 +5,12 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
-import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from qa.core.errors import NewsqaError
+from qa.core.stderr import quiet_stderr
 from qa.models.onnx import cpu_count
 
 GGUF_MAGIC = b"GGUF"
@@ -27,8 +27,10 @@ class Generator(Protocol):
     def complete(self, prompt: str, *, max_tokens: int, stop: Sequence[str]) -> Iterator[str]: ...
 
 
+@runtime_checkable
 class OptionScorer(Protocol):
-    """Scores how likely each option is as the continuation of `prompt`."""
+    """Scores how likely each option is as the continuation of `prompt`. A generator may
+    also be one (llama.cpp's is; a server's is not): test with `isinstance`."""
 
     def score_options(self, prompt: str, options: Sequence[str]) -> list[float]: ...
 
@@ -42,24 +44,6 @@ def check_gguf(path: Path) -> None:
         if handle.read(4) != GGUF_MAGIC:
             raise NewsqaError(f"{path} is not a GGUF model file",
                               hint="newsqa runs llama.cpp models in GGUF format (.gguf)")
-
-
-@contextlib.contextmanager
-def _quiet_stderr() -> Iterator[None]:
-    """llama.cpp prints its load log on the C-level stderr; keep the terminal clean."""
-    try:
-        fd = os.dup(2)
-    except OSError:  # pragma: no cover
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(fd, 2)
-        os.close(fd)
-        os.close(devnull)
 
 
 @functools.cache
@@ -99,7 +83,8 @@ class LlamaGenerator:
 
             _close_llama_devnull_at_exit()
             try:
-                with contextlib.nullcontext() if self.verbose else _quiet_stderr():
+                # llama.cpp prints its load log on the C-level stderr: keep the terminal clean.
+                with contextlib.nullcontext() if self.verbose else quiet_stderr():
                     self._llm = Llama(model_path=str(self.path), n_ctx=self.n_ctx,
                                       n_threads=self.n_threads, verbose=self.verbose)
             except ValueError as exc:

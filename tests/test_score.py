@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from qa.eval.answers import AnswerRecord
+from qa.core.records import Citation
+from qa.eval.answers import AnswerRecord, Retrieved
 from qa.eval.questions import Question
 from qa.eval.run import RunSettings
 from qa.eval.score import score_one, summarize
@@ -25,14 +26,12 @@ QUESTIONS = [
 ]
 
 
-def _cite(article_id: str, quote: str) -> dict[str, object]:
-    return {"key": 1, "article_id": article_id, "url": None, "title": "", "source": None,
-            "published": None, "quote": quote, "also_carried_by": []}
+def _cite(article_id: str, quote: str) -> Citation:
+    return Citation(1, article_id, None, "", None, None, quote)
 
 
-def _hits(*ids: str) -> tuple[dict[str, object], ...]:
-    return tuple({"article_id": a, "chunk_id": f"{a}#0", "score": 1.0 / n}
-                 for n, a in enumerate(ids, start=1))
+def _hits(*ids: str) -> tuple[Retrieved, ...]:
+    return tuple(Retrieved(a, f"{a}#0", 1.0 / n) for n, a in enumerate(ids, start=1))
 
 
 RECORDS = [
@@ -79,8 +78,9 @@ def test_a_line_of_answers_is_written_as_before() -> None:
     assert json.dumps(record.to_json(), ensure_ascii=False) == error
     assert AnswerRecord.from_json(json.loads(error)) == record
     answered = {"id": "q2", "question": "Which opera?", "answer": "Tosca [1].",
-                "answerable": True, "citations": [_cite("opera", "Tosca")],
-                "retrieved": list(_hits("opera")), "notes": [], "model": "m.gguf",
+                "answerable": True, "citations": [_cite("opera", "Tosca").to_json()],
+                "retrieved": [r.to_json() for r in _hits("opera")], "notes": [],
+                "model": "m.gguf",
                 "timings": {"total_s": 1.5}, "draft": "Tosca", "evidence": [],
                 "choice": "Tosca", "choice_index": 1, "choice_rule": "likelihood",
                 "wall_s": 1.6, "from_a_later_version": 1}

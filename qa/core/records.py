@@ -82,6 +82,12 @@ class Carrier:
         return {"article_id": self.article_id, "url": self.url, "title": self.title,
                 "source": self.source, "published": self.published}
 
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Carrier:
+        return cls(article_id=value["article_id"], url=value.get("url"),
+                   title=value.get("title", ""), source=value.get("source"),
+                   published=value.get("published"))
+
 
 @dataclass(frozen=True)
 class Citation:
@@ -93,6 +99,23 @@ class Citation:
     published: str | None
     quote: str  # always an exact substring of the cited article's text
     carried_by: tuple[Carrier, ...] = ()  # copies of the cited article from other outlets
+
+    def to_json(self) -> dict[str, Any]:
+        """The `--json` shape fixed in DESIGN.md."""
+        return {"key": self.key, "article_id": self.article_id, "url": self.url,
+                "title": self.title, "source": self.source, "published": self.published,
+                "quote": self.quote,
+                "also_carried_by": [k.to_json() for k in self.carried_by]}
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Citation:
+        """A citation as `to_json` wrote it (a saved eval answer, say)."""
+        return cls(key=value.get("key", 0), article_id=value["article_id"],
+                   url=value.get("url"), title=value.get("title", ""),
+                   source=value.get("source"), published=value.get("published"),
+                   quote=value["quote"],
+                   carried_by=tuple(Carrier.from_json(k)
+                                    for k in value.get("also_carried_by") or ()))
 
 
 @dataclass(frozen=True)
@@ -134,19 +157,7 @@ class Answer:
             "question": self.question,
             "answer": self.answer,
             "answerable": self.answerable,
-            "citations": [
-                {
-                    "key": c.key,
-                    "article_id": c.article_id,
-                    "url": c.url,
-                    "title": c.title,
-                    "source": c.source,
-                    "published": c.published,
-                    "quote": c.quote,
-                    "also_carried_by": [k.to_json() for k in c.carried_by],
-                }
-                for c in self.citations
-            ],
+            "citations": [c.to_json() for c in self.citations],
             "retrieved": [
                 {"article_id": h.article.id, "chunk_id": h.chunk.id, "score": round(h.score, 6)}
                 for h in self.retrieved

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from qa.core.records import Answer
+from qa.core.records import Answer, Citation
 from qa.eval.metrics import distinct, strip_citations
 
 # The keys of a line in written order; `extra` keeps any other key after them.
@@ -25,16 +25,32 @@ _OPTIONAL = frozenset({"notes", "error", "draft", "evidence", "choice", "choice_
 
 
 @dataclass(frozen=True)
+class Retrieved:
+    """A retrieved chunk as an answer's `retrieved` list gives it (`Answer.to_json`)."""
+
+    article_id: str
+    chunk_id: str
+    score: float  # fused, rounded to 6 places
+
+    def to_json(self) -> dict[str, Any]:
+        return {"article_id": self.article_id, "chunk_id": self.chunk_id, "score": self.score}
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Retrieved:
+        return cls(value["article_id"], value.get("chunk_id", ""), value["score"])
+
+
+@dataclass(frozen=True)
 class AnswerRecord:
-    """What eval saved for one question. `citations`, `retrieved` and `evidence` keep the
-    `--json` shapes of `Answer.to_json` (DESIGN.md), item for item."""
+    """What eval saved for one question: the `--json` answer (`Answer.to_json`, DESIGN.md)
+    and what eval adds. `evidence` keeps its JSON shape: it is only for reading."""
 
     id: str
     question: str  # whitespace collapsed: a resumed run matches questions on it
     answer: str = ""
     answerable: bool = False
-    citations: tuple[dict[str, Any], ...] = ()
-    retrieved: tuple[dict[str, Any], ...] = ()  # article_id, chunk_id, score, best first
+    citations: tuple[Citation, ...] = ()
+    retrieved: tuple[Retrieved, ...] = ()  # best first
     notes: tuple[str, ...] | None = None
     model: str = ""
     timings: dict[str, float] = field(default_factory=dict)
@@ -59,8 +75,10 @@ class AnswerRecord:
 
         return cls(
             id=value["id"], question=value["question"], answer=value.get("answer", ""),
-            answerable=bool(value.get("answerable")), citations=items("citations") or (),
-            retrieved=items("retrieved") or (), notes=items("notes"),
+            answerable=bool(value.get("answerable")),
+            citations=tuple(Citation.from_json(c) for c in items("citations") or ()),
+            retrieved=tuple(Retrieved.from_json(r) for r in items("retrieved") or ()),
+            notes=items("notes"),
             model=value.get("model", ""), timings=dict(value.get("timings") or {}),
             error=value.get("error"), draft=value.get("draft"), evidence=items("evidence"),
             choice=value.get("choice"), choice_index=value.get("choice_index"),
@@ -83,7 +101,9 @@ class AnswerRecord:
             value = getattr(self, key)
             if value is None and key in _OPTIONAL:
                 continue
-            out[key] = list(value) if isinstance(value, tuple) else value
+            if isinstance(value, tuple):
+                value = [v.to_json() if isinstance(v, Citation | Retrieved) else v for v in value]
+            out[key] = value
         return {**out, **self.extra}
 
     @property
@@ -98,8 +118,8 @@ class AnswerRecord:
     @property
     def ranked_articles(self) -> list[str]:
         """The retrieved articles, best first, each once."""
-        return distinct(r["article_id"] for r in self.retrieved)
+        return distinct(r.article_id for r in self.retrieved)
 
     @property
     def cited_articles(self) -> list[str]:
-        return [c["article_id"] for c in self.citations]
+        return [c.article_id for c in self.citations]

@@ -82,9 +82,8 @@ def score_one(q: Question, record: AnswerRecord, gold: set[str],
         if q.choices and q.answers and record.choice is not None else None,
         cites_gold=float(bool(set(cited) & gold)) if gold else None,
         gold_share=tuple(float(a in gold) for a in cited) if gold else (),
-        quote_exact=tuple(float(text is not None and c["quote"] in text)
-                          for c in record.citations
-                          for text in [article_text(c["article_id"])]),
+        quote_exact=tuple(float(text is not None and c.quote in text)
+                          for c in record.citations for text in [article_text(c.article_id)]),
     )
 
 

@@ -27,7 +27,7 @@ def write_trec(out: Path, questions: Sequence[Question], records: Sequence[Answe
             continue
         best: dict[str, float] = {}
         for hit in record.retrieved:
-            best[hit["article_id"]] = max(best.get(hit["article_id"], float("-inf")), hit["score"])
+            best[hit.article_id] = max(best.get(hit.article_id, float("-inf")), hit.score)
         ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))
         for rank, (article_id, score) in enumerate(ranked, start=1):
             lines.append(f"{q.id} Q0 {article_id} {rank} {score:.6f} {run_name}\n")

@@ -81,4 +81,5 @@ def load_questions(path: Path) -> list[Question]:
 
 
 def has_gold(questions: Sequence[Question]) -> bool:
+    """Whether the run can be scored: some question has gold answers, URLs or choices."""
     return any(q.answers is not None or q.gold_urls or q.choices for q in questions)

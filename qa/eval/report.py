@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from qa.eval.run import saved_fingerprint
+
 # (section, key, label, definition)
 METRICS = [
     ("retrieval", "recall@1", "Recall@1",
@@ -111,10 +113,8 @@ def chart(report: dict[str, Any], path: Path, title: str) -> None:
 
 
 def write_report(out: Path, report: dict[str, Any], title: str) -> None:
-    """The report of the run in `out`, stamped with the fingerprint of its settings, so that a
-    report says what produced it."""
-    from qa.eval.run import saved_fingerprint
-
+    """The report of the run in `out`, stamped with the fingerprint of its settings (from its
+    `run.json`), so that a report says what produced it."""
     stamp = saved_fingerprint(out)
     if stamp is not None:
         report = {"settings_fingerprint": stamp, **report}

@@ -44,7 +44,9 @@ class RunIdentity(Protocol):
     """What names a run: a resumed run must have the same, and its fingerprint is stamped on
     `run.json` and the report, so a result always says what produced it."""
 
-    def to_json(self) -> dict[str, Any]: ...
+    def to_json(self) -> dict[str, Any]:
+        """What `run.json` saves as `settings`; a resumed run must give the same."""
+        ...
 
     def fingerprint(self) -> str: ...
 
@@ -53,12 +55,12 @@ class RunIdentity(Protocol):
 class RunSettings:
     """The settings `newsqa eval` has always saved in `run.json` (its keys, in its order)."""
 
-    questions: str
-    index: str
-    k: int
-    model: str
+    questions: str  # the question file, as given
+    index: str  # the index folder
+    k: int  # articles retrieved per question
+    model: str  # the generator (a GGUF file's name, or the server's model)
     filters: tuple[str | None, str | None, str | None]  # since, until, source
-    vector_store: str
+    vector_store: str  # "faiss", or the URI of the external vector store
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> RunSettings:
@@ -195,6 +197,7 @@ def run_eval(questions: Sequence[Question], out: Path, *, index: Index, embedder
 
 def answer_one(question: Question, *, index: Index, embedder: Embedder, generator: Generator,
                filters: Filters, params: AskParams) -> AnswerRecord:
+    """The record of one question: its answer, as of its `as_of` date, and its pick."""
     began = time.perf_counter()
     try:
         answer = ask(question.question, index=index, embedder=embedder, generator=generator,

@@ -203,3 +203,19 @@ def test_a_damaged_run_file_is_a_clear_error(setup: FakeGenerator, tmp_path: Pat
     result = runner.invoke(app, ["eval", "q.jsonl", "--out", "run"])
     assert result.exit_code == 1 and "is not the settings of a run" in result.stderr
     assert runner.invoke(app, ["eval", "q.jsonl", "--out", "run", "--restart"]).exit_code == 0
+
+
+def test_a_run_saved_before_fingerprints_resumes_and_gets_one(setup: FakeGenerator,
+                                                              tmp_path: Path) -> None:
+    assert runner.invoke(app, ["eval", "q.jsonl", "--out", "run", "--limit", "2"]).exit_code == 0
+    run_file = tmp_path / "run" / "run.json"
+    run = json.loads(run_file.read_text())
+    stamp = run.pop("settings_fingerprint")
+    run_file.write_text(json.dumps(run, indent=2) + "\n")  # as a run of an earlier version
+    assert runner.invoke(app, ["eval", "q.jsonl", "--out", "run"]).exit_code == 0
+    resumed = json.loads(run_file.read_text())
+    assert resumed["settings_fingerprint"] == stamp and resumed["sessions"] == 2
+    other = runner.invoke(app, ["eval", "q.jsonl", "--out", "other", "--k", "3"])
+    assert other.exit_code == 0
+    assert json.loads((tmp_path / "other" / "run.json").read_text())[
+        "settings_fingerprint"] != stamp

@@ -104,9 +104,9 @@ def test_a_store_without_the_change_feed_starts_it_at_its_generation(
     assert schema.version(sqlite3.connect(old_index / "store.sqlite")) == 2
     with open_index(old_index, embedder) as index:
         assert _user_version(old_index) == schema.LATEST
-        assert index.vector_changes(index.generation()) == ([], [])
-        assert index.vector_changes(index.generation() - 1) is None  # not noted back then
-        assert len(index.index_id()) == 32
+        assert index.feed.changes(index.generation()) == ([], [])
+        assert index.feed.changes(index.generation() - 1) is None  # not noted back then
+        assert len(index.feed.index_id()) == 32
 
 
 def test_a_reader_adds_only_the_copies_tables(old_index: Path, embedder: FakeEmbedder) -> None:

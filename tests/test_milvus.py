@@ -145,7 +145,7 @@ def test_sync_follows_additions_removals_and_copies(built: Index, tmp_path: Path
     assert milvus.describe()["chunks"] == built.counts()["chunks"]
     # Only what changed is written: the ten new stories (one the copy's original) and the
     # changed one; and nothing when nothing changed.
-    changes = built.vector_changes(before)
+    changes = built.feed.changes(before)
     assert changes is not None and len(changes[0]) == 11
     assert milvus.sync(built.feed) == 0
     same_searches(built, milvus, embedder)
@@ -197,7 +197,7 @@ def test_an_older_index_is_written_whole_then_followed(built: Index, tmp_path: P
     milvus = MilvusVectors.from_uri(f"milvus://{tmp_path}/v.db", built.path.name)
     built.attach(milvus)
     built.commit_vectors()
-    assert built.vector_changes(0) is None
+    assert built.feed.changes(0) is None
     assert milvus.describe()["chunks"] == built.counts()["chunks"]
     same_searches(built, milvus, embedder)
     milvus.close()

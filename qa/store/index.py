@@ -306,12 +306,6 @@ class Index:
         """The FAISS index of the store's vectors, built afresh (doctor compares it)."""
         return build(self.feed)
 
-    def index_id(self) -> str:
-        return self.feed.index_id()
-
-    def vector_changes(self, since: int) -> tuple[list[int], list[int]] | None:
-        return self.feed.changes(since)
-
     # --- searching and reading -------------------------------------------------------------
 
     def search_dense(self, query: np.ndarray, k: int, filters: Filters) -> list[tuple[int, float]]:
@@ -355,25 +349,13 @@ class Index:
         return articles.article_urls(self.conn)
 
     def info(self) -> dict[str, Any]:
-        counts = self.counts()
-        summary = articles.summary(self.conn)
+        """What `newsqa index info` shows, in its order."""
         size = sum(p.stat().st_size for p in self.path.iterdir() if p.is_file())
-        return {
-            "path": str(self.path),
-            "format_version": self.manifest["format_version"],
-            "embedder": self.manifest["embedder"],
-            "chunking": self.manifest["chunking"],
-            "articles": counts["articles"],
-            "chunks": counts["chunks"],
-            "copies": summary["copies"],
-            "dates": summary["dates"],
-            "undated": summary["undated"],
-            "outlets": summary["outlets"],
-            "copy_outlets": summary["copy_outlets"],
-            "size_bytes": size,
-            "updated": self.manifest.get("updated"),
-            "vector_store": self._describe_vectors(),
-        }
+        return {"path": str(self.path),
+                **{key: self.manifest[key] for key in ("format_version", "embedder", "chunking")},
+                **self.counts(), **articles.summary(self.conn), "size_bytes": size,
+                "updated": self.manifest.get("updated"),
+                "vector_store": self._describe_vectors()}
 
     def _describe_vectors(self) -> dict[str, Any]:
         """What the vectors are searched in; an unreachable store is said, not raised: `info`

@@ -37,8 +37,8 @@ def main() -> None:
     from qa.store.index import Index
 
     with Index.open(args.index_dir / args.index, None) as index:
-        blobs = [r[0] for r in index.conn.execute("SELECT vector FROM chunks ORDER BY rowid")]
-        vectors = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), index.dim)
+        vectors = np.vstack([batch for _, batch in index.feed.vectors()] or
+                            [np.zeros((0, index.dim), dtype=np.float32)])
     questions = [json.loads(line)["question"] for line in
                  args.questions.read_text(encoding="utf-8").splitlines() if line.strip()]
     embedder = SentenceTransformerEmbedder(EMBEDDER_NAME, embedder_folder(), EMBEDDER_DIM)

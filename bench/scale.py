@@ -1,5 +1,5 @@
 """The vector search at archive scale: an exact (flat) index against the approximate one newsqa
-switches to past `qa.store.index.EXACT_UP_TO` chunks, on the same synthetic vectors.
+switches to past `qa.store.vectors.faiss.EXACT_UP_TO` chunks, on the same synthetic vectors.
 
 The vectors are synthetic unit vectors of dimension 384 clustered around 5,000 topics (random
 vectors without structure would make any approximate index look worse than on real text);
@@ -52,7 +52,7 @@ def queries(n: int, count: int) -> np.ndarray:
 def child(variant: str, n: int, count: int, out: Path) -> None:
     import faiss
 
-    from qa.store.index import new_vector_index
+    from qa.store.vectors.faiss import new_vector_index
 
     began = time.perf_counter()
     if variant == "exact":
@@ -63,7 +63,7 @@ def child(variant: str, n: int, count: int, out: Path) -> None:
             return first[:size]
         index = new_vector_index(DIM, n, sample)
         if not isinstance(index, faiss.IndexIVF):
-            raise SystemExit(f"{n} vectors are under qa.store.index.EXACT_UP_TO: "
+            raise SystemExit(f"{n} vectors are under qa.store.vectors.faiss.EXACT_UP_TO: "
                              "nothing approximate")
     for ids, v in vectors(n):
         index.add_with_ids(v, ids)
@@ -95,7 +95,7 @@ def main() -> None:
     if args.child:
         child(args.child, args.n, args.queries, args.out)
         return
-    from qa.store.index import EXACT_UP_TO, NPROBE
+    from qa.store.vectors.faiss import EXACT_UP_TO, NPROBE
 
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:

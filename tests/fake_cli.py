@@ -75,7 +75,7 @@ def _log_commits(path: Path) -> None:
 
     def logged_batch(self: Index, items: Any, *args: Any, **kwargs: Any) -> None:
         write_batch(self, items, *args, **kwargs)
-        log(item[0].id for item in items)
+        log(item.article.id for item in items)
 
     def logged_copy(self: Index, article: Any, *args: Any, **kwargs: Any) -> None:
         write_copy(self, article, *args, **kwargs)

@@ -10,7 +10,7 @@ import pytest
 from qa.answer.pipeline import ask
 from qa.core.records import Article, Filters
 from qa.ingest.copies import band_keys, copy_similarity, shingles
-from qa.ingest.pipeline import IngestReport, embed_articles, ingest
+from qa.ingest.pipeline import IngestReport, ingest, remove_articles
 from qa.search.retrieve import RetrieveParams, retrieve
 from qa.store.doctor import check
 from qa.store.index import Index
@@ -114,7 +114,7 @@ def test_an_earlier_copy_becomes_the_article_retrieval_sees(
             ("Harbor Ledger", "2024-05-02"), ("Valley Courier", "2024-05-03")]
         # Only the canonical article has chunks; its copies keep their own text whole.
         assert index.counts()["articles"] == 1
-        copy = index.copy(index.find(urls=[VALLEY["url"]])[0])
+        copy = index.syndicated_copy(index.find(urls=[VALLEY["url"]])[0])
         assert copy is not None and copy.text == VALLEY["text"]
         assert not check(index).problems
 
@@ -157,12 +157,9 @@ def test_removing_an_article_promotes_its_copy(
     with open_index(index_path, embedder) as index:
         gone = index.find(sources=["Lakeside Courier"])
         heirs = index.successors(gone)
-        (heir, _, _), = heirs.values()
-        assert heir.source == "Harbor Ledger"  # the earliest remaining copy
-        embedded = embed_articles([heir], index.chunking, embedder)
-        successors = {g: (a, d, o, *embedded[0]) for g, (a, d, o) in heirs.items()}
-        assert index.remove(gone, successors) == 1
-        index.commit_vectors()
+        (heir,) = heirs.values()
+        assert heir.article.source == "Harbor Ledger"  # the earliest remaining copy
+        assert remove_articles(index, lambda: embedder, gone) == (1, 1)
         harbor_id = index.find(urls=[HARBOR["url"]])[0]
         assert index.article(harbor_id) is not None
         assert [c.source for c in index.carriers([harbor_id])[harbor_id]] == ["Valley Courier"]

@@ -116,7 +116,7 @@ def test_filters_push_down_as_a_superset_and_never_inject() -> None:
 def test_milvus_lite_searches_exactly_as_faiss(built: Index, tmp_path: Path,
                                                  embedder: FakeEmbedder) -> None:
     milvus = MilvusVectors.from_uri(f"milvus://{tmp_path}/v.db", built.path.name)
-    assert milvus.synced(built) is None
+    assert milvus.synced(built.feed) is None
     built.attach(milvus)
     assert not built.vectors_current()
     built.commit_vectors()
@@ -145,9 +145,9 @@ def test_sync_follows_additions_removals_and_copies(built: Index, tmp_path: Path
     assert milvus.describe()["chunks"] == built.counts()["chunks"]
     # Only what changed is written: the ten new stories (one the copy's original) and the
     # changed one; and nothing when nothing changed.
-    changes = built.vector_changes(before)
+    changes = built.feed.changes(before)
     assert changes is not None and len(changes[0]) == 11
-    assert milvus.sync(built) == 0
+    assert milvus.sync(built.feed) == 0
     same_searches(built, milvus, embedder)
     # The copy's outlet passes a filter through the original: Milvus lets it through.
     query = embedder.embed([str(more[0]["title"])])[0]
@@ -179,10 +179,10 @@ def test_a_stale_or_foreign_store_is_refused_then_rewritten(built: Index, tmp_pa
     ingest([write_jsonl(tmp_path / "c.jsonl", invented_articles(5, seed=3))], other, embedder)
     theirs = MilvusVectors.from_uri(uri, "other")
     other.attach(theirs)
-    assert theirs.synced(other) is None  # the collection follows the first index
+    assert theirs.synced(other.feed) is None  # the collection follows the first index
     other.commit_vectors()  # written afresh for this one
     assert theirs.describe()["chunks"] == other.counts()["chunks"]
-    assert milvus.synced(built) is None
+    assert milvus.synced(built.feed) is None
     with pytest.raises(NewsqaError, match="holds nothing of this index"):
         built.search_dense(query, 5, Filters())
     milvus.close()
@@ -197,7 +197,7 @@ def test_an_older_index_is_written_whole_then_followed(built: Index, tmp_path: P
     milvus = MilvusVectors.from_uri(f"milvus://{tmp_path}/v.db", built.path.name)
     built.attach(milvus)
     built.commit_vectors()
-    assert built.vector_changes(0) is None
+    assert built.feed.changes(0) is None
     assert milvus.describe()["chunks"] == built.counts()["chunks"]
     same_searches(built, milvus, embedder)
     milvus.close()

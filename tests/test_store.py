@@ -8,7 +8,7 @@ import pytest
 from qa.core.errors import NewsqaError
 from qa.core.records import Filters
 from qa.ingest.pipeline import file_mark, ingest
-from qa.store.index import MANIFEST, VECTORS, EmbedderSpec, Index
+from qa.store.index import MANIFEST, VECTORS, EmbedderSpec, Index, StoredArticle
 from tests.conftest import ARTICLES, FakeEmbedder, open_index
 
 
@@ -247,7 +247,7 @@ def test_past_the_exact_limit_the_vectors_are_searched_with_an_inverted_file(
         index_path: Path, embedder: FakeEmbedder, monkeypatch: pytest.MonkeyPatch) -> None:
     import faiss
 
-    import qa.store.index
+    import qa.store.vectors.faiss
     from qa.core.records import Article
     from qa.ingest.chunking import chunk_article
 
@@ -258,15 +258,15 @@ def test_past_the_exact_limit_the_vectors_are_searched_with_an_inverted_file(
     vectors = rng.normal(size=(300, embedder.dim)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     with open_index(index_path, embedder) as index:
-        index.write_batch([(a, f"h{n}", None, chunk_article(a, index.chunking), vectors[n:n + 1])
-                           for n, a in enumerate(articles)])
+        index.write_batch([StoredArticle(a, f"h{n}", None, tuple(chunk_article(a, index.chunking)),
+                                         vectors[n:n + 1], ()) for n, a in enumerate(articles)])
         index.commit_vectors()
         exact = [index.search_dense(v, 10, Filters(source="ledger")) for v in vectors[:20]]
-    monkeypatch.setattr(qa.store.index, "EXACT_UP_TO", 100)
+    monkeypatch.setattr(qa.store.vectors.faiss, "EXACT_UP_TO", 100)
     with open_index(index_path, embedder) as index:
         index.commit_vectors()
     with open_index(index_path, embedder, write=False) as index:
-        assert isinstance(index._load_vectors(), faiss.IndexIVF)
+        assert isinstance(index.vectors.load(index.feed), faiss.IndexIVF)
         # 7 lists for 300 vectors, all of them probed: the same results as the exact search.
         found = [index.search_dense(v, 10, Filters(source="ledger")) for v in vectors[:20]]
         assert [[i for i, _ in r] for r in found] == [[i for i, _ in r] for r in exact]

@@ -234,18 +234,18 @@ def test_doctor_repairs_what_is_derived_from_the_store(cli: Path, name: str) -> 
 CRASHES = [
     ("store generation not a number", sql("UPDATE meta SET value = 'abc' WHERE key = "
                                           "'generation'"), ("ask", "--json", COST),
-     "qa/store/index.py: Index.generation() calls int() on the stored counter"),
+     "qa/store/feed.py: generation() calls int() on the stored counter"),
     ("authors not JSON", sql("UPDATE articles SET authors = '{not json'"),
-     ("ask", "--json", COST), "qa/store/index.py: Index._article() json.loads the stored authors"),
+     ("ask", "--json", COST), "qa/store/articles.py: article_of() json.loads the stored authors"),
     ("metadata not JSON", sql("UPDATE articles SET extra = '[1,'"), ("ask", "--json", COST),
-     "qa/store/index.py: Index._article() json.loads the stored metadata"),
+     "qa/store/articles.py: article_of() json.loads the stored metadata"),
     ("chunking edited", manifest(_set("chunking", {"max_words": 30, "evil": 1})),
      ("ingest", "archive.jsonl", "--rescan"),
      "qa/store/index.py: Index.chunking builds ChunkParams(**manifest) unchecked"),
     ("a stored vector of odd length", sql("UPDATE chunks SET vector = x'00' WHERE rowid = 1",
                                           "UPDATE meta SET value = value + 1 WHERE key = "
                                           "'generation'"), ("ask", "--json", COST),
-     "qa/store/index.py: Index._rebuild_vectors calls np.frombuffer before checking the size"),
+     "qa/store/feed.py: StoreFeed.stacked calls np.frombuffer before checking the size"),
 ]
 
 

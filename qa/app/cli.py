@@ -673,24 +673,18 @@ def remove(
             if not found:
                 raise NewsqaError("no stored article has that id, URL or outlet",
                                   hint="`newsqa index info` lists the outlets")
-            heirs = store.successors(found)
-            successors = {}
-            if heirs:  # a removed article's copy takes its place: it needs embedding now
-                from qa.ingest.pipeline import embed_articles
+            from qa.ingest.pipeline import remove_articles
 
-                embedder = _default_embedder()
-                store.check_embedder(_spec(embedder))
-                _fit(embedder, store)
-                embedded = embed_articles([a for a, _, _ in heirs.values()], store.chunking,
-                                          embedder)
-                successors = {gone: (a, digest, origin, chunks, vectors) for
-                              (gone, (a, digest, origin)), (chunks, vectors)
-                              in zip(heirs.items(), embedded, strict=True)}
-            removed = store.remove(found, successors)
-            store.commit_vectors()
+            def embedder() -> Any:  # only when a removed article's copy takes its place
+                model = _default_embedder()
+                store.check_embedder(_spec(model))
+                _fit(model, store)
+                return model
+
+            removed, replaced = remove_articles(store, embedder, found)
             console.print(f"removed {removed} article{'' if removed == 1 else 's'}"
-                          + (f" ({len(successors)} replaced by a copy from another outlet)"
-                             if successors else "")
+                          + (f" ({replaced} replaced by a copy from another outlet)"
+                             if replaced else "")
                           + f"; the index now holds {store.counts()['articles']}")
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa.core.errors import NewsqaError
-from qa.store.index import VectorStore
+from qa.store.vectors.base import VectorBackend
 
 KEYS = {"model": "NEWSQA_MODEL", "store": "NEWSQA_STORE", "llm": "NEWSQA_LLM"}
 FAISS = "faiss"
@@ -95,7 +95,7 @@ def setting(key: str, flag: str | None, flag_name: str) -> Setting | None:
     return Setting(value, f"{key} in {path}") if value else None
 
 
-def vector_store(uri: str, index_name: str) -> VectorStore | None:
+def vector_store(uri: str, index_name: str) -> VectorBackend | None:
     """The vector store a URI names, or None for the index's own FAISS file (a Milvus server's
     token from NEWSQA_MILVUS_TOKEN)."""
     if uri.strip().lower() == FAISS:

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 from qa.answer.pipeline import AskParams, ask
 from qa.core.errors import NewsqaError
+from qa.core.files import write_atomic
 from qa.core.records import Filters
 from qa.core.settings import fingerprint
 from qa.eval.answers import AnswerRecord
@@ -170,9 +171,7 @@ def run_eval(questions: Sequence[Question], out: Path, *, index: Index, embedder
 
     def save_run(wall_s: float) -> None:
         run["wall_s"] = wall_s
-        tmp = run_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, run_file)
+        write_atomic(run_file, (json.dumps(run, indent=2) + "\n").encode("utf-8"))
 
     # The settings are on disk before the first answer, so a killed run cannot be resumed
     # under other settings; the wall time is brought up to date as answers are written.

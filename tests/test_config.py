@@ -1,4 +1,4 @@
-"""Settings from flags, environment and the config file (qa/core/config.py), in that order."""
+"""Settings from flags, environment and the config file (qa/core/settings.py), in that order."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.core.config import config_file, load_config, setting
 from qa.core.errors import NewsqaError
+from qa.core.settings import config_file, load_config, setting
 from tests.conftest import run_newsqa
 
 

@@ -5,12 +5,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import qa.app.cli
 from qa.app.cli import app
+from qa.app.context import use_models
 from qa.core.errors import NewsqaError
 from qa.eval.run import load_questions
-from tests.conftest import ARTICLES, FakeEmbedder, FakeGenerator
+from tests.conftest import ARTICLES
 from tests.fake_cli import DELAY, start
+from tests.fakes import FakeEmbedder, FakeGenerator, FakeModels
 
 runner = CliRunner()
 
@@ -30,10 +31,10 @@ SCRIPT = {"cost": "$4.2 million", "Marathon": "Sigrid Paulsen", "begin": "June",
 
 
 @pytest.fixture
-def setup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, archive: Path) -> FakeGenerator:
+def setup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, archive: Path,
+          fake_models: None) -> FakeGenerator:
     generator = FakeGenerator(SCRIPT)
-    monkeypatch.setattr(qa.app.cli, "_default_embedder", FakeEmbedder)
-    monkeypatch.setattr(qa.app.cli, "_generator", lambda path: generator)
+    use_models(FakeModels(FakeEmbedder, lambda path: generator))
     monkeypatch.chdir(tmp_path)
     assert runner.invoke(app, ["ingest", str(archive)]).exit_code == 0
     (tmp_path / "q.jsonl").write_text("".join(json.dumps(q) + "\n" for q in QUESTIONS),
@@ -126,13 +127,13 @@ def test_an_interrupted_run_pins_its_settings_and_edits_are_not_reused(
                 raise KeyboardInterrupt
             yield from super().complete(prompt, max_tokens=max_tokens, stop=stop)
 
-    monkeypatch.setattr(qa.app.cli, "_generator", lambda path: Interrupted(SCRIPT))
+    use_models(FakeModels(FakeEmbedder, lambda path: Interrupted(SCRIPT)))
     assert runner.invoke(app, ["eval", "q.jsonl", "--out", "run"]).exit_code == 130
     assert json.loads((tmp_path / "run" / "run.json").read_text())["settings"]["k"] == 10
     clash = runner.invoke(app, ["eval", "q.jsonl", "--out", "run", "--k", "3"])
     assert clash.exit_code == 1 and "other settings" in clash.stderr
 
-    monkeypatch.setattr(qa.app.cli, "_generator", lambda path: setup)
+    use_models(FakeModels(FakeEmbedder, lambda path: setup))
     edited = [dict(QUESTIONS[0], question="How much will the new footbridge cost?"),
               *QUESTIONS[1:]]
     (tmp_path / "q.jsonl").write_text("".join(json.dumps(q) + "\n" for q in edited))

@@ -75,6 +75,9 @@ def markdown(report: dict[str, Any], title: str) -> str:
         f"{report['multiple_choice']['rules'] or 'none'}.",
         "",
     ]
+    if report.get("settings_fingerprint"):
+        lines += [f"Settings fingerprint: `{report['settings_fingerprint']}` (the same in "
+                  "run.json: the run's settings, hashed).", ""]
     return "\n".join(lines)
 
 

@@ -172,17 +172,21 @@ def _record(line: bytes) -> dict[str, Any] | None:
 
 
 def run_eval(questions: Sequence[Question], out: Path, *, index: Index, embedder: Embedder,
-             generator: Generator, settings: dict[str, Any], filters: Filters | None = None,
-             params: AskParams | None = None, restart: bool = False,
+             generator: Generator, settings: dict[str, Any], settings_fingerprint: str = "",
+             filters: Filters | None = None, params: AskParams | None = None,
+             restart: bool = False,
              on_question: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
     """Answer every question not yet answered in `out` (whose `run_folder` the caller holds);
     return the records of `questions`, in their order. Answers saved in `out` for other
-    questions are kept, so a run of the first N questions never undoes a longer one."""
+    questions are kept, so a run of the first N questions never undoes a longer one.
+    `settings` describe the run for its reader; `settings_fingerprint` (qa.core.settings)
+    identifies it: a run is resumed only under the same one."""
     started = time.perf_counter()
     filters = filters or Filters()
     params = params or AskParams()
     run_file, answers_file = out / RUN, out / ANSWERS
-    run: dict[str, Any] = {"settings": settings, "wall_s": 0.0, "sessions": 0}
+    run: dict[str, Any] = {"settings": settings, "settings_fingerprint": settings_fingerprint,
+                           "wall_s": 0.0, "sessions": 0}
     if restart:
         answers_file.unlink(missing_ok=True)
     elif run_file.exists():
@@ -193,7 +197,10 @@ def run_eval(questions: Sequence[Question], out: Path, *, index: Index, embedder
         if not isinstance(previous, dict):
             raise NewsqaError(f"{run_file} is not the settings of a run",
                               hint="pick another --out, or add --restart to answer afresh")
-        if previous.get("settings") != settings:
+        # A run written before fingerprints is known by its settings alone.
+        same = (previous.get("settings_fingerprint") == settings_fingerprint
+                if "settings_fingerprint" in previous else previous.get("settings") == settings)
+        if not same:
             raise NewsqaError(
                 f"{out} holds a run with other settings ({previous.get('settings')})",
                 hint="resume with the same options, pick another --out, or add --restart",

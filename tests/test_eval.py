@@ -1,4 +1,5 @@
 import json
+import re
 import time
 from pathlib import Path
 
@@ -77,6 +78,29 @@ def test_eval_writes_every_file_with_pinned_metrics(setup: FakeGenerator, tmp_pa
     md = (out / "report.md").read_text()
     assert "| Recall@5 |" in md and "| Exact quotes | 1.000 |" in md
     assert (out / "report.png").read_bytes()[:4] == b"\x89PNG"
+
+    # The settings that shaped the answers are named by one fingerprint, the same everywhere.
+    stamp = json.loads((out / "run.json").read_text())["settings_fingerprint"]
+    assert re.fullmatch(r"[0-9a-f]{16}", stamp)
+    assert report["settings_fingerprint"] == stamp and f"`{stamp}`" in md
+
+
+def test_a_run_is_known_by_its_settings_fingerprint(setup: FakeGenerator, tmp_path: Path) -> None:
+    assert runner.invoke(app, ["eval", "q.jsonl", "--out", "a", "--limit", "1"]).exit_code == 0
+    assert runner.invoke(app, ["eval", "q.jsonl", "--out", "b", "--limit", "1",
+                               "--k", "3"]).exit_code == 0
+    stamps = [json.loads((tmp_path / out / "run.json").read_text())["settings_fingerprint"]
+              for out in ("a", "b")]
+    assert stamps[0] != stamps[1]  # another k, another run
+    run = json.loads((tmp_path / "a" / "run.json").read_text())
+    run["settings_fingerprint"] = "0" * 16  # as if another parameter had shaped it
+    (tmp_path / "a" / "run.json").write_text(json.dumps(run))
+    clash = runner.invoke(app, ["eval", "q.jsonl", "--out", "a", "--limit", "1"])
+    assert clash.exit_code == 1 and "other settings" in clash.stderr
+    # A run written before fingerprints is resumed under the same settings.
+    del run["settings_fingerprint"]
+    (tmp_path / "a" / "run.json").write_text(json.dumps(run))
+    assert runner.invoke(app, ["eval", "q.jsonl", "--out", "a", "--limit", "1"]).exit_code == 0
 
 
 def test_as_of_keeps_later_reports_out(setup: FakeGenerator, tmp_path: Path) -> None:

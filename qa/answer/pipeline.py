@@ -35,9 +35,10 @@ from qa.store.index import Index
 MAX_QUESTION_CHARS = 2000
 
 
-def check_question(question: str, params: AskParams) -> str:
+def check_question(question: str, k: int) -> str:
     """The question with its white space normalised, or the error that says what is wrong
-    with it (checked before any index or model is opened)."""
+    with it or with `k`, the articles it is to retrieve (checked before any index or model
+    is opened)."""
     question = " ".join(question.split())
     if not question:
         raise NewsqaError("the question is empty", hint='ask something, e.g. newsqa ask "..."')
@@ -49,7 +50,7 @@ def check_question(question: str, params: AskParams) -> str:
             f"the question is {len(question):,} characters long (at most {MAX_QUESTION_CHARS:,})",
             hint="ask a shorter question",
         )
-    check_k(params.retrieve.k)
+    check_k(k)
     return question
 
 
@@ -59,7 +60,7 @@ def ask(question: str, *, index: Index, embedder: Embedder, generator: Generator
     """Answer `question` from `index`; `on_text` receives the draft as it is generated."""
     filters = filters or Filters()
     params = params or AskParams()
-    question = check_question(question, params)
+    question = check_question(question, params.retrieve.k)
     with index.snapshot():  # one committed state of the index, whatever is written meanwhile
         return _ask(question, index, embedder, generator, filters, params, on_text)
 

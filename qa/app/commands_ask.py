@@ -52,12 +52,12 @@ def ask(
     from qa.core.records import Filters
 
     with user_errors(ctx):
-        app = context(index=index, index_dir=index_dir, models_dir=models_dir, model=model,
-                      llm=llm, store=store_uri, k=k, generator=True)
-        question = check_question(question, app.settings.answering)
+        question = check_question(question, k)
         filters = Filters(since=date_option(since, "--since"),
                           until=date_option(until, "--until"),
                           source=source).ending(date_option(as_of, "--as-of"))
+        app = context(index=index, index_dir=index_dir, models_dir=models_dir, model=model,
+                      llm=llm, store=store_uri, k=k, generator=True)
         generator, _ = app.generator()
         embedder = app.embedder()
         with app.open_index(embedder=embedder, require_articles=True) as store:

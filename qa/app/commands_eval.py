@@ -73,17 +73,18 @@ def evaluate(
 
     with user_errors(ctx):
         check_k(k)
+        app = context(index=index, index_dir=index_dir, models_dir=models_dir, model=model,
+                      llm=llm, store=store_uri, k=k, generator=True)
+        folder = app.folder  # a bad --index is said before the questions are read
         items = load_questions(questions)[:limit]
         out = out or Path("runs") / questions.name.split(".")[0]
         filters = Filters(since=date_option(since, "--since"),
                           until=date_option(until, "--until"), source=source)
-        app = context(index=index, index_dir=index_dir, models_dir=models_dir, model=model,
-                      llm=llm, store=store_uri, k=k, generator=True)
         generator, model_name = app.generator()
         embedder = app.embedder()
         with (run_folder(out),
               app.open_index(embedder=embedder, require_articles=True) as store):
-            run = eval_run(app.settings, questions=questions, index=app.folder,
+            run = eval_run(app.settings, questions=questions, index=folder,
                            model=model_name, filters=filters, vector_store=(
                                store.vector_store.uri if store.vector_store else "faiss"))
             progress = Progress(TextColumn("eval"), BarColumn(), MofNCompleteColumn(),

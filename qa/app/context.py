@@ -139,7 +139,9 @@ class AppContext:
 
         spec = None if embedder is None else EmbedderSpec(
             embedder.name, embedder.dim, (precision or "int8") if create else "fp32")
-        with Index.open(self.folder, spec, create=create, write=write) as index:
+        # A new index is chunked as the settings say; an existing one keeps its own chunking.
+        with Index.open(self.folder, spec, self.settings.chunking if create else None,
+                        create=create, write=write) as index:
             if require_articles:
                 self.require_articles(index)
             if precision is not None and precision != index.precision:

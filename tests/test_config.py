@@ -87,10 +87,16 @@ def test_resolve_reads_flags_environment_and_config_file_once_for_a_command(
     # A GGUF named on the command line answers, whatever the server settings say.
     settings = resolve(model=Path("m.gguf"), generator=True)
     assert settings.llm.url is None and settings.models.model == Setting("m.gguf", "--model")
-    # A command that does not answer reads no server, but still which GGUF would answer.
-    settings = resolve()
+    # A command that does not answer reads no server, but may ask which GGUF would answer.
+    settings = resolve(gguf=True)
     assert settings.llm.url is None
     assert settings.models.model == Setting("c.gguf", f"model in {Path('newsqa.toml')}")
+    # Only what a command uses is looked up: with the flags given, not even the config file.
+    (clean_env / "newsqa.toml").write_text("not toml at all [")
+    assert resolve(store="faiss").store.vector_store == Setting("faiss", "--store")
+    assert resolve(model=Path("m.gguf"), store="faiss", generator=True).models.model is not None
+    with pytest.raises(NewsqaError, match="not valid TOML"):
+        resolve()
     with pytest.raises(NewsqaError, match="both name the model"):
         resolve(model=Path("m.gguf"), llm="http://x", generator=True)
 

@@ -108,7 +108,7 @@ def models(
     )
 
     with user_errors(ctx):
-        app = context(models_dir=models_dir, model=model)
+        app = context(models_dir=models_dir, model=model, gguf=True, vectors=False)
         choice = app.model_choice()
         console.print(f"[bold]embedder[/]  {EMBEDDER_NAME} on ONNX Runtime (int8 for new "
                       f"indexes, or fp32)  [dim]{escape(str(embedder_folder()))}[/]")

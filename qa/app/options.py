@@ -133,14 +133,16 @@ def _caused_by_interrupt(exc: BaseException) -> bool:
 def context(*, index: str = "default", index_dir: Path = Path("indexes"),
             models_dir: Path = Path("models"), model: Path | None = None,
             llm: str | None = None, store: str | None = None,
-            k: int | None = None, generator: bool = False) -> AppContext:
+            k: int | None = None, generator: bool = False, gguf: bool = False,
+            vectors: bool = True) -> AppContext:
     """The context of a command, from its flags (resolved with the environment and the config
     file, qa/core/settings.py) and the installed models."""
     from qa.app.context import AppContext
     from qa.core.settings import resolve
 
     settings = resolve(index=index, index_dir=index_dir, models_dir=models_dir, model=model,
-                       llm=llm, store=store, k=k, generator=generator)
+                       llm=llm, store=store, k=k, generator=generator, gguf=gguf,
+                       vectors=vectors)
     return AppContext(settings, on_export=_exporting)
 
 

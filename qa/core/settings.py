@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.core.errors import NewsqaError
+from qa.core.records import Filters
 
 # --- the pipeline's parameters ----------------------------------------------------------------
 
@@ -90,8 +91,8 @@ def check_k(k: int) -> int:
 class AskParams:
     """What shapes an answer (qa/answer/pipeline.py): retrieval, evidence and generation."""
 
-    retrieve: RetrieveParams = field(default_factory=RetrieveParams)
-    evidence: EvidenceParams = field(default_factory=EvidenceParams)
+    retrieve: RetrieveParams = field(default_factory=RetrieveParams)  # which passages
+    evidence: EvidenceParams = field(default_factory=EvidenceParams)  # which of their sentences
     max_tokens: int = 48  # tokens a draft answer may run to
     # When a draft fails verification, try again from the best 1, then 2 sentences alone: a tiny
     # model distracted by a wrong sentence often answers right from the right one.
@@ -145,11 +146,11 @@ class StoreSettings:
 class Settings:
     """Everything a command runs with, resolved once (`resolve`)."""
 
-    answering: AskParams = field(default_factory=AskParams)
-    chunking: ChunkParams = field(default_factory=ChunkParams)
-    models: ModelSettings = field(default_factory=ModelSettings)
-    llm: LlmSettings = field(default_factory=LlmSettings)
-    store: StoreSettings = field(default_factory=StoreSettings)
+    answering: AskParams = field(default_factory=AskParams)  # retrieval, evidence, generation
+    chunking: ChunkParams = field(default_factory=ChunkParams)  # of a new index
+    models: ModelSettings = field(default_factory=ModelSettings)  # which models run here
+    llm: LlmSettings = field(default_factory=LlmSettings)  # or a server that answers
+    store: StoreSettings = field(default_factory=StoreSettings)  # the index and its vectors
     history: Path = Path(".local/state/newsqa/history")  # the REPL's history file
 
     @property
@@ -233,30 +234,33 @@ def setting(key: str, flag: str | None, flag_name: str) -> Setting | None:
 
 def resolve(*, index: str = "default", index_dir: Path = Path("indexes"),
             models_dir: Path = Path("models"), model: Path | None = None, llm: str | None = None,
-            store: str | None = None, k: int | None = None,
-            generator: bool = False) -> Settings:
+            store: str | None = None, k: int | None = None, generator: bool = False,
+            gguf: bool = False, vectors: bool = True) -> Settings:
     """The settings of one command from its flags, the environment and the config file
-    (`k`: how many articles a question retrieves, if not the default).
+    (`k`: how many articles a question retrieves, if not the default). Only what the command
+    uses is looked up, so a flag given spares it the config file:
 
-    A GGUF file to answer with comes from --model, NEWSQA_MODEL or the config file (None leaves
-    the choice to qa/models/catalog.py). With `generator` (a command that answers), a server
-    (--llm, NEWSQA_LLM, the config file) answers instead, unless a GGUF file is named on the
-    command line."""
+    - `generator` (a command that answers): a server (--llm, NEWSQA_LLM, the config file)
+      answers, unless a GGUF file is named on the command line; else a GGUF file, as `gguf`;
+    - `gguf`: the GGUF file that would answer (--model, NEWSQA_MODEL, the config file; None
+      leaves the choice to qa/models/catalog.py);
+    - `vectors`: where the vectors are searched (--store, NEWSQA_STORE, the config file; None
+      leaves it to the index's manifest)."""
     server: Setting | None = None
     if generator:
         if model is not None and llm:
             raise NewsqaError("--model and --llm both name the model that answers",
                               hint="give --model (a GGUF run here) or --llm (a server), not both")
         server = setting("llm", llm, "--llm") if model is None else None
-    chosen_model = None if server is not None else setting(
-        "model", str(model) if model is not None else None, "--model")
+    chosen_model = setting("model", str(model) if model is not None else None, "--model") if (
+        gguf or generator and server is None) else None
     return Settings(
         answering=AskParams() if k is None else AskParams().with_k(k),
         models=ModelSettings(models_dir=models_dir, model=chosen_model, cache_dir=cache_dir()),
         llm=LlmSettings(url=server.value if server else None,
                         api_key=os.environ.get("NEWSQA_LLM_API_KEY") or None),
         store=StoreSettings(index=index, index_dir=index_dir,
-                            vector_store=setting("store", store, "--store"),
+                            vector_store=setting("store", store, "--store") if vectors else None,
                             milvus_token=os.environ.get("NEWSQA_MILVUS_TOKEN", "")),
         history=history_file(),
     )
@@ -275,9 +279,9 @@ class EvalRun:
 
 
 def eval_run(settings: Settings, *, questions: Path, index: Path, model: str,
-             filters: Any, vector_store: str) -> EvalRun:
-    """The identity of an eval run of `questions` (a file) against `index`, answered by `model`
-    under `filters` (qa.core.records.Filters) with `settings`."""
+             filters: Filters, vector_store: str) -> EvalRun:
+    """The identity of an eval run of `questions` (a file) against `index` (its vectors in
+    `vector_store`), answered by `model` under `filters` with `settings`."""
     described: dict[str, Any] = {
         "questions": str(questions), "index": str(index), "k": settings.retrieval.k,
         "model": model, "filters": [filters.since, filters.until, filters.source],

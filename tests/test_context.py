@@ -11,6 +11,7 @@ from qa.app.context import AppContext, installed_models, use_models
 from qa.core.errors import NewsqaError
 from qa.core.settings import Settings, StoreSettings
 from qa.ingest.pipeline import ingest
+from tests.conftest import open_index
 from tests.fakes import FakeEmbedder, FakeGenerator, FakeModels
 
 
@@ -40,10 +41,15 @@ def test_a_context_opens_fits_and_answers_with_the_models_it_is_given(
         pass
 
 
-def test_an_empty_index_is_refused_before_a_question(tmp_path: Path) -> None:
-    app = AppContext(Settings(store=StoreSettings(index_dir=tmp_path)), FakeModels())
+def test_a_new_index_left_empty_is_not_kept_and_an_empty_one_answers_nothing(
+        tmp_path: Path) -> None:
+    app = AppContext(Settings(store=StoreSettings(index_dir=tmp_path / "made" / "here")),
+                     FakeModels())
     with app.open_index(embedder=app.embedder(), create=True, write=True):
-        pass
+        pass  # nothing stored: a mistyped path leaves nothing behind
+    assert not (tmp_path / "made").exists()
+    with open_index(app.folder, FakeEmbedder()):
+        pass  # an index made empty by an earlier version
     with (pytest.raises(NewsqaError, match="is empty") as caught,
           app.open_index(embedder=app.embedder(), require_articles=True)):
         pass

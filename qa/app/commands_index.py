@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
 from importlib.resources import files
@@ -85,8 +84,6 @@ def ingest(
                               hint="use --precision int8 (the default) or --precision fp32")
         app = context(index=index, index_dir=index_dir, store=store_uri)
         embedder = app.embedder()
-        new_index = not Index.exists(app.folder)
-        made = [p for p in (app.folder, *app.folder.parents) if not p.exists()]
         with app.open_index(embedder=embedder, create=True, write=True,
                             precision=precision) as store:
             progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
@@ -111,16 +108,9 @@ def ingest(
                                         address=None if ray == "local" else ray,
                                         workers=workers, fields=fields, rescan=rescan,
                                         follow_links=follow_links, on_article=tick)
-            if new_index and not store.counts()["articles"]:
-                # Nothing stored: leave no empty index behind (a mistyped path would make one
-                # that refuses every question), nor the folders made for it.
-                store.discard()
-                for folder in made:
-                    with contextlib.suppress(OSError):
-                        folder.rmdir()
-                render_ingest(console, report, None)
-            else:
-                render_ingest(console, report, str(store.path.absolute()))
+        # Nothing stored in a new index: no index is left behind (see `open_index`).
+        render_ingest(console, report,
+                      str(app.folder.absolute()) if Index.exists(app.folder) else None)
         if report.rejected:
             raise typer.Exit(2)
 

@@ -133,14 +133,19 @@ class AppContext:
                    require_articles: bool = False) -> Iterator[Index]:
         """The index the settings name, its vectors searched where they say. With `embedder`,
         the index must have been made by it, and it embeds at the index's precision from then
-        on; `precision` is what a new index is made with (int8 or fp32), and an existing one
-        must hold it."""
+        on. With `create`, a missing index is made (`precision`, int8 by default, is what its
+        vectors are; an existing index must hold it), and removed again, with the folders made
+        for it, if it is left empty: a mistyped path would make one that refuses every
+        question."""
         from qa.store.index import EmbedderSpec, Index
 
         spec = None if embedder is None else EmbedderSpec(
             embedder.name, embedder.dim, (precision or "int8") if create else "fp32")
+        folder = self.folder
+        new = create and not Index.exists(folder)
+        made = [p for p in (folder, *folder.parents) if not p.exists()]
         # A new index is chunked as the settings say; an existing one keeps its own chunking.
-        with Index.open(self.folder, spec, self.settings.chunking if create else None,
+        with Index.open(folder, spec, self.settings.chunking if create else None,
                         create=create, write=write) as index:
             if require_articles:
                 self.require_articles(index)
@@ -151,6 +156,11 @@ class AppContext:
                 fit(embedder, index)
             self.attach_vectors(index)
             yield index
+            if new and not index.counts()["articles"]:
+                index.discard()
+                for made_folder in made:
+                    with contextlib.suppress(OSError):
+                        made_folder.rmdir()
 
     def fitted_embedder(self, index: Index) -> Embedder:
         """The embedder, checked against an open index and fitted to its precision."""

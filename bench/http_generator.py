@@ -66,7 +66,7 @@ def main() -> None:
     parser.add_argument("--server-args", default="", help="more flags for llama_cpp.server")
     args = parser.parse_args()
 
-    from qa.core.config import cache_dir
+    from qa.core.settings import cache_dir
     from qa.models.catalog import EMBEDDER_DIM, EMBEDDER_NAME, default_gguf, embedder_folder
     from qa.models.embedders import SentenceTransformerEmbedder
     from qa.models.generators import LlamaGenerator

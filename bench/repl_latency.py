@@ -9,12 +9,14 @@ Needs an index of the bundled sample (`newsqa ingest --sample`) in --index-dir.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 QUESTIONS = [
     "Which bases does Russia intend to keep?",
@@ -48,15 +50,15 @@ def main() -> None:
     cold_s = [cold(q, args.index_dir) for _ in range(args.runs) for q in QUESTIONS]
 
     began = time.perf_counter()
-    import qa.app.cli
     from qa.answer.pipeline import ask
     from qa.answer.prompts import SHORT_ANSWER_EXAMPLES
-    from qa.store.index import Index
+    from qa.app.context import AppContext
+    from qa.core.settings import resolve
 
-    embedder = qa.app.cli._default_embedder()
-    generator = qa.app.cli._generator(qa.app.cli._model_choice(None, Path("models")).path)
-    index = Index.open(args.index_dir / "default", qa.app.cli._spec(embedder))
-    qa.app.cli._fit(embedder, index)
+    app = AppContext(resolve(index_dir=args.index_dir))  # as `newsqa repl` builds its own
+    embedder = app.embedder()
+    generator: Any = app.generator()[0]
+    index = contextlib.ExitStack().enter_context(app.open_index(embedder=embedder))
     embedder.embed(["warm up"])
     generator.prime(SHORT_ANSWER_EXAMPLES)  # as the REPL does while the reader types
     load_s = time.perf_counter() - began

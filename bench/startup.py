@@ -60,22 +60,23 @@ began = time.perf_counter()
 import json
 from pathlib import Path
 import faiss, llama_cpp, onnxruntime, tokenizers
-import qa.app.cli
+import contextlib
 from qa.answer.pipeline import ask
+from qa.app.context import AppContext
 from qa.core.records import Filters
-from qa.store.index import Index
+from qa.core.settings import resolve
 out = {"imports (qa, ONNX Runtime, FAISS, llama.cpp)": time.perf_counter() - began}
 at = time.perf_counter()
-embedder = qa.app.cli._default_embedder()
-index = Index.open(Path("indexes/default"), qa.app.cli._spec(embedder))
-qa.app.cli._fit(embedder, index)
+app = AppContext(resolve())
+embedder = app.embedder()
+index = contextlib.ExitStack().enter_context(app.open_index(embedder=embedder))
 embedder.embed(["warm"])
 out["embedder load (ONNX Runtime session)"] = time.perf_counter() - at
 at = time.perf_counter()
 index.search_dense(embedder.embed(["warm"])[0], 1, Filters())
 out["index open (FAISS vectors)"] = time.perf_counter() - at
 at = time.perf_counter()
-generator = qa.app.cli._generator(qa.app.cli._model_choice(None, Path("models")).path)
+generator = app.generator()[0]
 llm = generator.load()
 out["generator load (default GGUF)"] = time.perf_counter() - at
 llama_cpp.llama_perf_context_reset(llm._ctx.ctx)

@@ -1,21 +1,20 @@
-"""Deterministic fakes for the embedder and generator seams, and small project-written fixtures."""
+"""Small project-written fixtures, and the CLI run with the fakes of tests/fakes.py."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from qa.core.text import content_terms
-from qa.ingest.chunking import ChunkParams
+from qa.app.context import use_models
+from qa.core.settings import ChunkParams
 from qa.store.index import EmbedderSpec, Index
+from tests.fakes import FakeEmbedder, FakeGenerator, FakeModels
 
 # pymilvus and Ray talk gRPC from background threads; its fork handlers would restart them in
 # the child of a later fork (pexpect's), where they meet closed descriptors and can kill it.
@@ -25,46 +24,6 @@ os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 # name the missing path when they skip.
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 SEED_QUESTIONS = SHARED / "seed" / "questions.jsonl"
-
-
-class FakeEmbedder:
-    """Bag of stemmed words hashed into 64 dimensions: texts that share words are close."""
-
-    name = "fake/bag-of-words"
-    dim = 64
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        self.calls += 1
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for row, text in enumerate(texts):
-            for term in content_terms(text):
-                bucket = int(hashlib.md5(term.encode()).hexdigest(), 16) % self.dim
-                out[row, bucket] += 1.0
-            norm = np.linalg.norm(out[row])
-            if norm:
-                out[row] /= norm
-        return out
-
-
-class FakeGenerator:
-    """Answers from a script: the first key found in the prompt's question line wins."""
-
-    name = "fake.gguf"
-
-    def __init__(self, script: dict[str, str] | None = None, default: str = "") -> None:
-        self.script = script or {}
-        self.default = default
-        self.prompts: list[str] = []
-
-    def complete(self, prompt: str, *, max_tokens: int, stop: Sequence[str]) -> Iterator[str]:
-        self.prompts.append(prompt)
-        question = prompt.rsplit("Question:", 1)[-1]
-        reply = next((v for k, v in self.script.items() if k in question), self.default)
-        for word in reply.split(" "):
-            yield word + " "
 
 
 ARTICLES = [
@@ -108,13 +67,19 @@ def open_index(path: Path, embedder: FakeEmbedder, write: bool = True) -> Index:
 
 
 @pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    """The real CLI with the fake embedder and generator, in an empty working folder."""
-    import qa.app.cli
+def fake_models() -> Iterator[None]:
+    """A test may install models (`use_models`, tests/fakes.py) for the commands it runs in
+    this process; the ones installed before are back afterwards."""
+    previous = use_models(None)
+    yield
+    use_models(previous)
 
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_models: None) -> Path:
+    """The real CLI with the fake embedder and generator, in an empty working folder."""
     generator = FakeGenerator({"bases": "Khmeimim", "Turkey": "Turkey"})
-    monkeypatch.setattr(qa.app.cli, "_default_embedder", FakeEmbedder)
-    monkeypatch.setattr(qa.app.cli, "_generator", lambda path: generator)
+    use_models(FakeModels(FakeEmbedder, lambda path: generator))
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("NEWSQA_MODEL", raising=False)
     monkeypatch.delenv("NEWSQA_INDEX_DIR", raising=False)

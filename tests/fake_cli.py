@@ -4,8 +4,9 @@ process: to kill a write half-way, or to run two commands at once.
 
     python tests/fake_cli.py ingest archive.jsonl --index-dir DIR
 
-Only the model seams of `qa.app.cli` are replaced (the FakeEmbedder, a FakeGenerator), so every
-other line that runs is newsqa's own and no model is loaded. Two environment variables shape a
+The fake models (tests/fakes.py: a SlowEmbedder, a FakeGenerator) are installed through the
+application's seam, `qa.app.context.use_models`, so every other line that runs is newsqa's own
+and no model is loaded. Two environment variables shape a
 run:
 
 - `NEWSQA_FAKE_EMBED_DELAY`: seconds each embedding call sleeps, so that a write lasts long
@@ -35,16 +36,14 @@ import os
 import random
 import subprocess
 import sys
-import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-import qa.app.cli
+from qa.app import cli
+from qa.app.context import use_models
 from qa.store.index import Index
-from tests.conftest import FakeEmbedder, FakeGenerator
+from tests.fakes import FakeGenerator, FakeModels, SlowEmbedder
 
 DELAY = "NEWSQA_FAKE_EMBED_DELAY"
 COMMIT_LOG = "NEWSQA_FAKE_COMMIT_LOG"
@@ -53,16 +52,6 @@ REAL_GENERATOR = "NEWSQA_FAKE_REAL_GENERATOR"
 REPO = Path(__file__).resolve().parents[1]
 
 # --- what the subprocess runs --------------------------------------------------------------
-
-
-class SlowEmbedder(FakeEmbedder):
-    def __init__(self, delay: float) -> None:
-        super().__init__()
-        self.delay = delay
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        time.sleep(self.delay)
-        return super().embed(texts)
 
 
 def _log_commits(path: Path) -> None:
@@ -135,12 +124,11 @@ def main() -> None:
     if os.environ.get(KILL_AT):
         _kill_at(os.environ[KILL_AT])
     delay = float(os.environ.get(DELAY) or 0)
-    qa.app.cli._default_embedder = lambda: SlowEmbedder(delay)  # type: ignore[assignment]
-    if not os.environ.get(REAL_GENERATOR):
-        qa.app.cli._generator = lambda path: FakeGenerator(default="")  # type: ignore[assignment]
+    use_models(FakeModels(lambda: SlowEmbedder(delay), None if os.environ.get(REAL_GENERATOR)
+                          else lambda path: FakeGenerator(default="")))
     if os.environ.get(COMMIT_LOG):
         _log_commits(Path(os.environ[COMMIT_LOG]))
-    qa.app.cli.main()
+    cli.main()
 
 
 # --- what tests use to drive it --------------------------------------------------------------

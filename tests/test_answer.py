@@ -8,7 +8,8 @@ from qa.answer.prompts import REFUSAL
 from qa.core.errors import NewsqaError
 from qa.core.records import Filters
 from qa.ingest.pipeline import ingest
-from tests.conftest import FakeEmbedder, FakeGenerator, open_index
+from tests.conftest import open_index
+from tests.fakes import FakeEmbedder, FakeGenerator
 
 
 @pytest.fixture

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import qa.app.cli
 import qa.core.interrupts
 from qa.app.cli import app
+from qa.app.context import use_models
 from qa.core.interrupts import keep_lost, stop_if_interrupted
 from qa.store.doctor import check
 from qa.store.index import Index
-from tests.conftest import FakeEmbedder
 from tests.fake_cli import story, write_archive
+from tests.fakes import FakeEmbedder, FakeModels
 
 runner = CliRunner()
 
@@ -157,11 +157,10 @@ def test_ctrl_c_inside_a_lazy_import_is_an_interruption(cli: Path,
         except KeyboardInterrupt as exc:
             raise ImportError("initialization failed") from exc
 
-    monkeypatch.setattr(qa.app.cli, "_default_embedder", interrupted_import)
+    use_models(FakeModels(interrupted_import))
     result = runner.invoke(app, ["ingest", "--sample"])
     assert result.exit_code == 130 and "interrupted" in result.stderr
-    monkeypatch.setattr(qa.app.cli, "_default_embedder", lambda: (_ for _ in ()).throw(
-        ImportError("no such module")))
+    use_models(FakeModels(lambda: (_ for _ in ()).throw(ImportError("no such module"))))
     assert isinstance(runner.invoke(app, ["ingest", "--sample"]).exception, ImportError)
 
 
@@ -191,7 +190,7 @@ def test_ctrl_c_that_python_cannot_raise_still_stops_the_command(
     the batch it was in, says it was interrupted, exits 130, and prints no traceback."""
     monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)  # restored afterwards
     keep_lost()
-    monkeypatch.setattr(qa.app.cli, "_default_embedder", _SwallowedInterrupt)
+    use_models(FakeModels(_SwallowedInterrupt))
     archive = write_archive(cli / "archive.jsonl", [story(n) for n in range(64)])
     result = runner.invoke(app, ["ingest", str(archive)])
     assert result.exit_code == 130 and "interrupted" in result.stderr
@@ -240,7 +239,7 @@ class _PrecisionFake(FakeEmbedder):
 
 def test_an_index_keeps_the_precision_it_was_made_with(cli: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(qa.app.cli, "_default_embedder", _PrecisionFake)
+    use_models(FakeModels(_PrecisionFake))
     _PrecisionFake.made.clear()
 
     def manifest(name: str) -> dict:  # type: ignore[type-arg]

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import qa.app.cli
 from qa.answer.pipeline import ask
 from qa.app.cli import app
 from qa.core.records import Answer, Article
@@ -25,17 +24,18 @@ from qa.ingest.pipeline import ingest
 from qa.ingest.readers import content_hash, read_path
 from qa.store.doctor import check
 from qa.store.index import Index
-from tests.conftest import ARTICLES, FakeEmbedder, FakeGenerator, open_index
+from tests.conftest import ARTICLES, open_index
 from tests.fake_cli import COMMIT_LOG, DELAY, start, story, write_archive
+from tests.fakes import FakeEmbedder, FakeGenerator, FakeModels, installed
 
 ARTICLES_N = 96  # three batches of 32
 runner = CliRunner()
 
 
 @pytest.fixture(autouse=True)
-def fake_models(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(qa.app.cli, "_default_embedder", FakeEmbedder)
-    monkeypatch.setattr(qa.app.cli, "_generator", lambda path: FakeGenerator(default="Story"))
+def story_models() -> Iterator[None]:
+    with installed(FakeModels(FakeEmbedder, lambda path: FakeGenerator(default="Story"))):
+        yield
 
 
 def _versions(path: Path) -> dict[str, tuple[int, str]]:

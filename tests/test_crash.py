@@ -25,14 +25,12 @@ import pexpect
 import pytest
 from typer.testing import CliRunner
 
-import qa.app.cli
 from qa.app.cli import app
 from qa.core.records import Article
 from qa.ingest.chunking import ChunkParams, chunk_article
 from qa.ingest.readers import content_hash, read_path
 from qa.store.doctor import check
 from qa.store.index import MANIFEST, VECTORS, Index
-from tests.conftest import FakeEmbedder, FakeGenerator
 from tests.fake_cli import (
     COMMIT_LOG,
     DELAY,
@@ -43,6 +41,7 @@ from tests.fake_cli import (
     story,
     write_archive,
 )
+from tests.fakes import FakeEmbedder, FakeGenerator, FakeModels, installed
 
 TRIALS = 20
 SEED = 20261125
@@ -96,9 +95,9 @@ class Tally:
 
 
 @pytest.fixture(autouse=True)
-def fake_models(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(qa.app.cli, "_default_embedder", FakeEmbedder)
-    monkeypatch.setattr(qa.app.cli, "_generator", lambda path: FakeGenerator(default="Story"))
+def story_models() -> Iterator[None]:
+    with installed(FakeModels(FakeEmbedder, lambda path: FakeGenerator(default="Story"))):
+        yield
 
 
 def _articles(path: Path) -> list[Article]:
@@ -131,8 +130,7 @@ def _plan(folder: Path, existing: bool) -> Plan:
 @pytest.fixture(scope="module")
 def plans(tmp_path_factory: pytest.TempPathFactory) -> dict[bool, Plan]:
     folder = tmp_path_factory.mktemp("plans")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(qa.app.cli, "_default_embedder", FakeEmbedder)
+    with installed(FakeModels()):
         return {existing: _plan(folder / str(existing), existing) for existing in (False, True)}
 
 

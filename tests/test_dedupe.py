@@ -14,7 +14,8 @@ from qa.ingest.pipeline import IngestReport, ingest, remove_articles
 from qa.search.retrieve import RetrieveParams, retrieve
 from qa.store.doctor import check
 from qa.store.index import Index
-from tests.conftest import FakeEmbedder, FakeGenerator, open_index
+from tests.conftest import open_index
+from tests.fakes import FakeEmbedder, FakeGenerator
 
 WIRE = (
     "The Port of Alder Bay will close its northern container terminal for six weeks from "

@@ -1,16 +1,18 @@
 import json
+import re
 import time
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-import qa.app.cli
 from qa.app.cli import app
+from qa.app.context import use_models
 from qa.core.errors import NewsqaError
 from qa.eval.questions import load_questions
-from tests.conftest import ARTICLES, FakeEmbedder, FakeGenerator
+from tests.conftest import ARTICLES
 from tests.fake_cli import DELAY, start
+from tests.fakes import FakeEmbedder, FakeGenerator, FakeModels
 
 runner = CliRunner()
 
@@ -30,10 +32,10 @@ SCRIPT = {"cost": "$4.2 million", "Marathon": "Sigrid Paulsen", "begin": "June",
 
 
 @pytest.fixture
-def setup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, archive: Path) -> FakeGenerator:
+def setup(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, archive: Path,
+          fake_models: None) -> FakeGenerator:
     generator = FakeGenerator(SCRIPT)
-    monkeypatch.setattr(qa.app.cli, "_default_embedder", FakeEmbedder)
-    monkeypatch.setattr(qa.app.cli, "_generator", lambda path: generator)
+    use_models(FakeModels(FakeEmbedder, lambda path: generator))
     monkeypatch.chdir(tmp_path)
     assert runner.invoke(app, ["ingest", str(archive)]).exit_code == 0
     (tmp_path / "q.jsonl").write_text("".join(json.dumps(q) + "\n" for q in QUESTIONS),
@@ -79,6 +81,29 @@ def test_eval_writes_every_file_with_pinned_metrics(setup: FakeGenerator, tmp_pa
     stamp = json.loads((out / "run.json").read_text())["settings_fingerprint"]
     assert report["settings_fingerprint"] == stamp and f"`{stamp}`" in md
     assert (out / "report.png").read_bytes()[:4] == b"\x89PNG"
+
+    # The settings that shaped the answers are named by one fingerprint, the same everywhere.
+    stamp = json.loads((out / "run.json").read_text())["settings_fingerprint"]
+    assert re.fullmatch(r"[0-9a-f]{16}", stamp)
+    assert report["settings_fingerprint"] == stamp and f"`{stamp}`" in md
+
+
+def test_a_run_is_known_by_its_settings_fingerprint(setup: FakeGenerator, tmp_path: Path) -> None:
+    assert runner.invoke(app, ["eval", "q.jsonl", "--out", "a", "--limit", "1"]).exit_code == 0
+    assert runner.invoke(app, ["eval", "q.jsonl", "--out", "b", "--limit", "1",
+                               "--k", "3"]).exit_code == 0
+    stamps = [json.loads((tmp_path / out / "run.json").read_text())["settings_fingerprint"]
+              for out in ("a", "b")]
+    assert stamps[0] != stamps[1]  # another k, another run
+    run = json.loads((tmp_path / "a" / "run.json").read_text())
+    run["settings_fingerprint"] = "0" * 16  # as if another parameter had shaped it
+    (tmp_path / "a" / "run.json").write_text(json.dumps(run))
+    clash = runner.invoke(app, ["eval", "q.jsonl", "--out", "a", "--limit", "1"])
+    assert clash.exit_code == 1 and "other settings" in clash.stderr
+    # A run written before fingerprints is resumed under the same settings.
+    del run["settings_fingerprint"]
+    (tmp_path / "a" / "run.json").write_text(json.dumps(run))
+    assert runner.invoke(app, ["eval", "q.jsonl", "--out", "a", "--limit", "1"]).exit_code == 0
 
 
 def test_as_of_keeps_later_reports_out(setup: FakeGenerator, tmp_path: Path) -> None:
@@ -129,13 +154,13 @@ def test_an_interrupted_run_pins_its_settings_and_edits_are_not_reused(
                 raise KeyboardInterrupt
             yield from super().complete(prompt, max_tokens=max_tokens, stop=stop)
 
-    monkeypatch.setattr(qa.app.cli, "_generator", lambda path: Interrupted(SCRIPT))
+    use_models(FakeModels(FakeEmbedder, lambda path: Interrupted(SCRIPT)))
     assert runner.invoke(app, ["eval", "q.jsonl", "--out", "run"]).exit_code == 130
     assert json.loads((tmp_path / "run" / "run.json").read_text())["settings"]["k"] == 10
     clash = runner.invoke(app, ["eval", "q.jsonl", "--out", "run", "--k", "3"])
     assert clash.exit_code == 1 and "other settings" in clash.stderr
 
-    monkeypatch.setattr(qa.app.cli, "_generator", lambda path: setup)
+    use_models(FakeModels(FakeEmbedder, lambda path: setup))
     edited = [dict(QUESTIONS[0], question="How much will the new footbridge cost?"),
               *QUESTIONS[1:]]
     (tmp_path / "q.jsonl").write_text("".join(json.dumps(q) + "\n" for q in edited))

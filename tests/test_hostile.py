@@ -15,15 +15,16 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import qa.app.cli
 from qa.answer.pipeline import ask
 from qa.answer.prompts import REFUSAL
 from qa.app.cli import app
+from qa.app.context import use_models
 from qa.core.records import Answer
 from qa.ingest.pipeline import ingest
 from qa.store.index import Index
-from tests.conftest import ARTICLES, FakeEmbedder, FakeGenerator, open_index
+from tests.conftest import ARTICLES, open_index
 from tests.fake_cli import write_archive
+from tests.fakes import FakeEmbedder, FakeGenerator, FakeModels
 
 COST = "How much will the Alder Bay footbridge cost?"
 WINNER = "Who won the Riverton Marathon?"
@@ -157,10 +158,8 @@ TERMINAL = {"url": "https://gazette.example/terminal", "source": "Gazette \x1b]0
 
 
 @pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    monkeypatch.setattr(qa.app.cli, "_default_embedder", FakeEmbedder)
-    monkeypatch.setattr(qa.app.cli, "_generator",
-                        lambda path: FakeGenerator({"toll": "$2 per crossing"}))
+def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, fake_models: None) -> Path:
+    use_models(FakeModels(FakeEmbedder, lambda path: FakeGenerator({"toll": "$2 per crossing"})))
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("NEWSQA_INDEX_DIR", raising=False)
     return tmp_path

@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-import qa.app.cli
 from qa.app.cli import app
-from tests.conftest import FakeEmbedder, FakeGenerator
+from qa.app.context import use_models
 from tests.fake_cli import DELAY, command, environment, start
+from tests.fakes import FakeEmbedder, FakeGenerator, FakeModels
 
 STORY = {"url": "https://harbor.example/1", "title": "Footbridge approved",
          "text": "The Alder Bay council voted to build a footbridge. It will cost $4.2 million."}
@@ -90,10 +90,9 @@ def test_a_number_too_long_to_convert_rejects_its_line_only(tmp_path: Path) -> N
     assert "hint: fix that line" in message
 
 
-def test_an_index_name_that_is_a_path_is_refused(tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(qa.app.cli, "_default_embedder", FakeEmbedder)
-    monkeypatch.setattr(qa.app.cli, "_generator", lambda path: FakeGenerator())
+def test_an_index_name_that_is_a_path_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 fake_models: None) -> None:
+    use_models(FakeModels(FakeEmbedder, lambda path: FakeGenerator()))
     cwd = tmp_path / "a" / "b"
     cwd.mkdir(parents=True)
     monkeypatch.chdir(cwd)

@@ -12,13 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.core.config import vector_store
+from qa.app.context import vector_store
 from qa.core.errors import NewsqaError
 from qa.core.records import Filters
 from qa.ingest.pipeline import ingest
 from qa.store.index import Index
 from qa.store.vectors.milvus import MilvusVectors, collection_for, parse_uri, pushdown
-from tests.conftest import FakeEmbedder, open_index, run_newsqa
+from tests.conftest import open_index, run_newsqa
+from tests.fakes import FakeEmbedder
 
 OUTLETS = ["Harbor Ledger", "Evening Dispatch", "Lakeside Courier", "Valley Courier"]
 TOWNS = ["Alder Bay", "Riverton", "Pinecrest", "Saltmarsh", "Northgate", "Meridian"]

@@ -9,7 +9,8 @@ from qa.answer.news import wants_latest
 from qa.answer.pipeline import ask
 from qa.core.records import Filters
 from qa.ingest.pipeline import ingest
-from tests.conftest import FakeEmbedder, FakeGenerator, open_index
+from tests.conftest import open_index
+from tests.fakes import FakeEmbedder, FakeGenerator
 
 FLOOD = [
     {"url": "https://wire.example/2024/05/01/flood", "title": "Alder Bay flood forces evacuations",

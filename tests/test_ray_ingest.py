@@ -38,7 +38,8 @@ from qa.ingest.pipeline import IngestReport, Prepared, embedding_text, ingest
 from qa.ingest.readers import Rejected, Skipped, read_path
 from qa.models.embedders import SentenceTransformerEmbedder
 from qa.store.index import DATABASE, MANIFEST, EmbedderSpec, Index
-from tests.conftest import ARTICLES, FakeEmbedder, open_index
+from tests.conftest import ARTICLES, open_index
+from tests.fakes import FakeEmbedder
 
 # Ray Data's own DataContext sets settings it has deprecated (Ray 2.60).
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:ray.data.context")
@@ -284,7 +285,7 @@ def test_a_rerun_through_ray_adds_nothing(ingested: Ingested) -> None:
 def test_ray_actors_embed_int8_exactly_as_the_driver_would(tmp_path: Path) -> None:
     """The default embedder (ONNX Runtime, int8) reaches the actors as a recipe; a text's
     int8 vector does not depend on its company, so Ray's vectors equal the plain path's."""
-    from qa.core.config import cache_dir
+    from qa.core.settings import cache_dir
     from qa.models.catalog import EMBEDDER_DIM, EMBEDDER_NAME, embedder_folder
     from qa.models.onnx import OnnxEmbedder
 

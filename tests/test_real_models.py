@@ -77,7 +77,7 @@ def test_the_seed_questions_on_the_seed_article(tmp_path: Path) -> None:
 
 def test_option_scores_then_generation_share_the_cache_safely() -> None:
     from qa.answer.prompts import SHORT_ANSWER_STOP, SHORT_ANSWER_TEMPLATE
-    from qa.core.config import cache_dir
+    from qa.core.settings import cache_dir
     from qa.models.catalog import default_gguf
     from qa.models.generators import LlamaGenerator
 
@@ -101,7 +101,7 @@ def test_priming_evaluates_the_opening_once_and_changes_nothing() -> None:
     import llama_cpp
 
     from qa.answer.prompts import SHORT_ANSWER_EXAMPLES, SHORT_ANSWER_STOP, SHORT_ANSWER_TEMPLATE
-    from qa.core.config import cache_dir
+    from qa.core.settings import cache_dir
     from qa.models.catalog import default_gguf
     from qa.models.generators import LlamaGenerator
 

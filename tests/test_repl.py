@@ -19,7 +19,8 @@ from qa.app.cli import SAMPLE
 from qa.app.repl import CommandError, Session, Turn, is_follow_up, parse_user_date, rewrite, run
 from qa.ingest.pipeline import ingest
 from qa.store.index import Index
-from tests.conftest import FakeEmbedder, FakeGenerator, open_index
+from tests.conftest import open_index
+from tests.fakes import FakeEmbedder, FakeGenerator
 
 ROOT = Path(__file__).resolve().parents[1]
 BASES = "Which bases does Russia intend to keep?"
@@ -173,12 +174,12 @@ def test_model_switch(index: Index, tmp_path: Path) -> None:
 
 FAKE_REPL = """
 import sys
-import qa.app.cli
-from tests.conftest import FakeEmbedder, FakeGenerator
-qa.app.cli._default_embedder = FakeEmbedder
-qa.app.cli._generator = lambda path: FakeGenerator({"bases": "Tartus and Khmeimim [1]"})
-qa.app.cli.app(["ingest", "--sample"], standalone_mode=False)
-qa.app.cli.app(sys.argv[1:])
+from qa.app.cli import app
+from qa.app.context import use_models
+from tests.fakes import FakeModels, FakeGenerator
+use_models(FakeModels(generator=lambda path: FakeGenerator({"bases": "Tartus and Khmeimim [1]"})))
+app(["ingest", "--sample"], standalone_mode=False)
+app(sys.argv[1:])
 """
 
 

@@ -9,7 +9,8 @@ from qa.core.errors import NewsqaError
 from qa.core.records import Filters
 from qa.ingest.pipeline import file_mark, ingest
 from qa.store.index import MANIFEST, VECTORS, EmbedderSpec, Index, StoredArticle
-from tests.conftest import ARTICLES, FakeEmbedder, open_index
+from tests.conftest import ARTICLES, open_index
+from tests.fakes import FakeEmbedder
 
 
 def _ingest(index_path: Path, embedder: FakeEmbedder, *paths: Path):  # type: ignore[no-untyped-def]

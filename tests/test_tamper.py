@@ -19,13 +19,14 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner, Result
 
-import qa.app.cli
 from qa.app.cli import app
+from qa.app.context import use_models
 from qa.core.records import Filters
 from qa.store.doctor import check
 from qa.store.index import MANIFEST, VECTORS, Index
-from tests.conftest import ARTICLES, FakeEmbedder, FakeGenerator
+from tests.conftest import ARTICLES
 from tests.fake_cli import REPO, write_archive
+from tests.fakes import FakeEmbedder, FakeGenerator, FakeModels, installed
 
 COST = "How much will the Alder Bay footbridge cost?"
 runner = CliRunner()
@@ -46,8 +47,7 @@ def no_unpickling(monkeypatch: pytest.MonkeyPatch) -> None:
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A sound index of the three test articles, built by the CLI; each test copies it."""
     folder = tmp_path_factory.mktemp("built")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(qa.app.cli, "_default_embedder", FakeEmbedder)
+    with installed(FakeModels()):
         archive = write_archive(folder / "archive.jsonl", ARTICLES)
         result = runner.invoke(app, ["ingest", str(archive), "--index-dir", str(folder)])
     assert result.exit_code == 0, result.output
@@ -55,11 +55,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, built: Path) -> Path:
+def cli(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, built: Path,
+        fake_models: None) -> Path:
     """A fresh copy of the built index (its folder), and the CLI with the fake models."""
-    monkeypatch.setattr(qa.app.cli, "_default_embedder", FakeEmbedder)
-    monkeypatch.setattr(qa.app.cli, "_generator",
-                        lambda path: FakeGenerator({"cost": "$4.2 million"}))
+    use_models(FakeModels(FakeEmbedder, lambda path: FakeGenerator({"cost": "$4.2 million"})))
     monkeypatch.chdir(tmp_path)
     shutil.copytree(built, tmp_path / "indexes")
     return tmp_path / "indexes" / "default"

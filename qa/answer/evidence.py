@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from qa.core.records import Evidence, Hit
+from qa.core.settings import EvidenceParams as EvidenceParams  # defined with the other settings
 from qa.core.text import content_terms, jaccard, sentence_spans, word_count
 from qa.models.embedders import Embedder
-
-
-@dataclass(frozen=True)
-class EvidenceParams:
-    sentences: int = 6  # how many sentences the generator sees (6 measured better than 4)
-    articles: int = 5  # drawn from the chunks of this many top articles
-    lexical_weight: float = 0.3  # weight of the share of question words a sentence contains
-    # weight of the article's retrieval rank (0.2 measured better than 0.1 once retrieval put
-    # the gold article first more often; docs/benchmarks.md)
-    rank_weight: float = 0.2
-    min_words: int = 4
-    max_overlap: float = 0.6  # a sentence this similar in words to a chosen one is a repeat
 
 
 def question_overlap(question_terms: set[str], sentence: str) -> float:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from qa.answer import candidates
-from qa.answer.evidence import EvidenceParams, select_evidence
+from qa.answer.evidence import select_evidence
 from qa.answer.expect import expected_kind
 from qa.answer.news import (
     disagreement,
@@ -23,32 +23,22 @@ from qa.answer.shaping import complete_list, reporting_source
 from qa.answer.verify import Verified, verify
 from qa.core.errors import NewsqaError
 from qa.core.records import Answer, Citation, Evidence, Filters
+from qa.core.settings import MAX_K as MAX_K  # defined with the other settings
+from qa.core.settings import AskParams as AskParams
+from qa.core.settings import check_k
 from qa.core.text import content_terms
 from qa.models.embedders import Embedder
 from qa.models.generators import Generator
-from qa.search.retrieve import RetrieveParams, retrieve
+from qa.search.retrieve import retrieve
 from qa.store.index import Index
 
 MAX_QUESTION_CHARS = 2000
-MAX_K = 100
 
 
-@dataclass(frozen=True)
-class AskParams:
-    retrieve: RetrieveParams = field(default_factory=RetrieveParams)
-    evidence: EvidenceParams = field(default_factory=EvidenceParams)
-    max_tokens: int = 48
-    # When a draft fails verification, try again from the best 1, then 2 sentences alone: a tiny
-    # model distracted by a wrong sentence often answers right from the right one.
-    retries: int = 2
-    # When every draft fails and the question names the kind of answer it wants, the best
-    # ranked spans of that kind tried in turn (qa/answer/candidates.py).
-    candidate_tries: int = 2
-
-
-def check_question(question: str, params: AskParams) -> str:
+def check_question(question: str, k: int) -> str:
     """The question with its white space normalised, or the error that says what is wrong
-    with it (checked before any index or model is opened)."""
+    with it or with `k`, the articles it is to retrieve (checked before any index or model
+    is opened)."""
     question = " ".join(question.split())
     if not question:
         raise NewsqaError("the question is empty", hint='ask something, e.g. newsqa ask "..."')
@@ -60,8 +50,7 @@ def check_question(question: str, params: AskParams) -> str:
             f"the question is {len(question):,} characters long (at most {MAX_QUESTION_CHARS:,})",
             hint="ask a shorter question",
         )
-    if not 1 <= params.retrieve.k <= MAX_K:
-        raise NewsqaError(f"--k must be between 1 and {MAX_K}", hint="try --k 5")
+    check_k(k)
     return question
 
 
@@ -71,7 +60,7 @@ def ask(question: str, *, index: Index, embedder: Embedder, generator: Generator
     """Answer `question` from `index`; `on_text` receives the draft as it is generated."""
     filters = filters or Filters()
     params = params or AskParams()
-    question = check_question(question, params)
+    question = check_question(question, params.retrieve.k)
     with index.snapshot():  # one committed state of the index, whatever is written meanwhile
         return _ask(question, index, embedder, generator, filters, params, on_text)
 

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from qa.core.records import Answer, Article, Citation, Filters, Hit
+from qa.core.records import Answer, Article, Citation, Hit
 from qa.core.terminal import shown
 from qa.ingest.pipeline import IngestReport
-
-if TYPE_CHECKING:
-    from qa.answer.pipeline import AskParams
-    from qa.models.embedders import Embedder
-    from qa.models.generators import Generator
-    from qa.store.index import Index
 
 
 def _meta(source: str | None, date: str | None, title: str) -> str:
@@ -77,27 +72,24 @@ def render_answer(console: Console, answer: Answer) -> None:
     )
 
 
-def ask_streaming(console: Console, question: str, index: Index, embedder: Embedder,
-                  generator: Generator, filters: Filters, params: AskParams, *,
-                  stream: bool = True) -> Answer:
-    """Answer, showing the draft while it is generated (dim: not yet verified) on a terminal;
-    the caller then renders the verified answer."""
+def streaming(console: Console, answering: Callable[[Callable[[str], None] | None], Answer], *,
+              stream: bool = True) -> Answer:
+    """What `answering` returns, its draft shown while it is generated (dim: not yet verified)
+    on a terminal; the caller then renders the verified answer. `answering` is a library call
+    that passes each piece of the draft to the function it is given (see `qa.answer.pipeline.ask`'s
+    `on_text`)."""
     from rich.live import Live
     from rich.text import Text
 
-    from qa.answer.pipeline import ask
-
     if not (stream and console.is_terminal):
-        return ask(question, index=index, embedder=embedder, generator=generator,
-                   filters=filters, params=params)
+        return answering(None)
     draft = Text(style="dim")
     with Live(draft, console=console, transient=True, refresh_per_second=20) as live:
         def show(piece: str) -> None:
             draft.append(shown(piece))
             live.update(draft)
 
-        return ask(question, index=index, embedder=embedder, generator=generator,
-                   filters=filters, params=params, on_text=show)
+        return answering(show)
 
 
 def render_article(console: Console, article: Article) -> None:

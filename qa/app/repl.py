@@ -18,16 +18,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 
-from qa.answer.pipeline import MAX_K, AskParams
 from qa.core.errors import NewsqaError
 from qa.core.records import Answer, Filters
+from qa.core.settings import MAX_K, AskParams, check_k
 from qa.core.text import proper_names, tokens
-from qa.search.retrieve import RetrieveParams
+
+if TYPE_CHECKING:
+    from qa.app.context import AppContext
 
 COMMANDS: dict[str, str] = {
     "/sources": "the last answer's sources, with their quotes",
@@ -125,6 +127,7 @@ class Session:
     console: Console
     models_dir: Path = Path("models")
     load_generator: Callable[[Path], Any] | None = None
+    params: AskParams = field(default_factory=AskParams)  # `k` is the session's own
     filters: Filters = field(default_factory=Filters)
     as_of: str | None = None
     k: int = 5
@@ -133,6 +136,15 @@ class Session:
     today: date = field(default_factory=date.today)
     done: bool = False
     warming: threading.Thread | None = None
+
+    @classmethod
+    def of(cls, app: AppContext, index: Any, generator: Any, console: Console) -> Session:
+        """A session over an open index, with the context's embedder and settings; /model
+        loads another GGUF file through the context's models."""
+        settings = app.settings
+        return cls(index=index, embedder=app.embedder(), generator=generator, console=console,
+                   models_dir=settings.models.models_dir, load_generator=app.load_generator,
+                   params=settings.answering, k=settings.retrieval.k)
 
     def start_warm_up(self) -> None:
         """Load the models and evaluate the prompts' fixed opening in the background, while
@@ -183,17 +195,18 @@ class Session:
                                "report it; the session goes on)[/]")
 
     def ask(self, asked: str) -> None:
-        from qa.app.render import ask_streaming, render_answer
+        from qa.answer.pipeline import ask
+        from qa.app.render import render_answer, streaming
 
         self._wait_for_warm_up()
         previous = self.turns[-1] if self.turns else None
         question = rewrite(asked, previous)
         if question != asked:
             self.console.print(f"[dim]→ {escape(question)}[/]")
-        params = AskParams(retrieve=replace(RetrieveParams(), k=self.k))
-        answer = ask_streaming(self.console, question, self.index, self.embedder,
-                               self.generator, self.effective_filters(), params,
-                               stream=not self.as_json)
+        params, filters = self.params.with_k(self.k), self.effective_filters()
+        answer = streaming(self.console, lambda on_text: ask(
+            question, index=self.index, embedder=self.embedder, generator=self.generator,
+            filters=filters, params=params, on_text=on_text), stream=not self.as_json)
         topic = previous.topic if previous is not None and question != asked else question
         self.turns.append(Turn(asked, question, answer, topic))
         if self.as_json:
@@ -305,9 +318,10 @@ class Session:
         self.console.print(f"[dim]filters: {escape(', '.join(shown) or 'none')}; k {self.k}[/]")
 
     def cmd_k(self, arg: str) -> None:
-        if not arg.isdigit() or not 1 <= int(arg) <= MAX_K:
-            raise CommandError(f"/k takes a whole number from 1 to {MAX_K}")
-        self.k = int(arg)
+        try:
+            self.k = check_k(int(arg) if arg.isdigit() else 0)
+        except NewsqaError:
+            raise CommandError(f"/k takes a whole number from 1 to {MAX_K}") from None
         self.cmd_filters("")
 
     def cmd_model(self, arg: str) -> None:
@@ -326,11 +340,6 @@ class Session:
             close()
         self.generator = generator
         self.console.print(f"[dim]model: {escape(generator.name)}[/]")
-
-
-def history_path() -> Path:
-    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state) / "newsqa" / "history"
 
 
 def run(session: Session, *, history: Path | None = None, input: Any = None,

@@ -131,18 +131,20 @@ def _record(line: bytes) -> AnswerRecord | None:
 
 def run_eval(questions: Sequence[Question], out: Path, *, index: Index, embedder: Embedder,
              generator: Generator, settings: RunIdentity | dict[str, Any],
-             filters: Filters | None = None, params: AskParams | None = None,
-             restart: bool = False, on_question: Callable[[int, int], None] | None = None
-             ) -> list[AnswerRecord]:
+             settings_fingerprint: str = "", filters: Filters | None = None,
+             params: AskParams | None = None, restart: bool = False,
+             on_question: Callable[[int, int], None] | None = None) -> list[AnswerRecord]:
     """Answer every question not yet answered in `out` (whose `run_folder` the caller holds);
     return the records of `questions`, in their order. Answers saved in `out` for other
     questions are kept, so a run of the first N questions never undoes a longer one.
-    `settings` as a dict are the keys of `RunSettings`."""
+    `settings` (as a dict, the keys of `RunSettings`) describe the run for its reader; its
+    fingerprint, or `settings_fingerprint` when given (that of every setting that shapes the
+    answers, qa.core.settings), identifies it: a run is resumed only under the same one."""
     started = time.perf_counter()
     filters = filters or Filters()
     params = params or AskParams()
     identity = RunSettings.from_json(settings) if isinstance(settings, dict) else settings
-    saved, stamp = identity.to_json(), identity.fingerprint()
+    saved, stamp = identity.to_json(), settings_fingerprint or identity.fingerprint()
     run_file, answers_file = out / RUN, out / ANSWERS
     run: dict[str, Any] = {"settings": saved, "settings_fingerprint": stamp, "wall_s": 0.0,
                            "sessions": 0}
@@ -156,7 +158,10 @@ def run_eval(questions: Sequence[Question], out: Path, *, index: Index, embedder
         if not isinstance(previous, dict):
             raise NewsqaError(f"{run_file} is not the settings of a run",
                               hint="pick another --out, or add --restart to answer afresh")
-        if previous.get("settings") != saved:
+        # A run written before fingerprints is known by its settings alone.
+        same = (previous.get("settings_fingerprint") == stamp
+                if "settings_fingerprint" in previous else previous.get("settings") == saved)
+        if not same:
             raise NewsqaError(
                 f"{out} holds a run with other settings ({previous.get('settings')})",
                 hint="resume with the same options, pick another --out, or add --restart",

@@ -3,21 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from qa.core.records import Article, Chunk
+from qa.core.settings import ChunkParams as ChunkParams  # defined with the other settings
 from qa.core.text import sentence_spans, word_count
-
-
-@dataclass(frozen=True)
-class ChunkParams:
-    """What shapes the chunks; recorded in the index manifest."""
-
-    max_words: int = 160
-    overlap_sentences: int = 1
-
-    def as_dict(self) -> dict[str, int]:
-        return {"max_words": self.max_words, "overlap_sentences": self.overlap_sentences}
 
 
 def _split_long(text: str, start: int, end: int, max_words: int) -> list[tuple[int, int]]:

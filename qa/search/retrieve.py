@@ -4,27 +4,13 @@ with at most a few chunks from any one article."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 
 from qa.core.records import Filters, Hit
+from qa.core.settings import RetrieveParams as RetrieveParams  # defined with the other settings
 from qa.store.index import Index
-
-
-@dataclass(frozen=True)
-class RetrieveParams:
-    k: int = 5  # distinct articles returned
-    candidates: int = 50  # chunks taken from each ranker before fusion
-    rrf_k: int = 60  # reciprocal-rank-fusion damping constant
-    chunks_per_article: int = 2
-    dense_weight: float = 1.0
-    lexical_weight: float = 1.0
-    # News is about what is recent: with an end date (--until/--as-of), an article published
-    # `recency_half_life` days before it gets half of `recency_weight` rank-1 RRF scores extra.
-    recency_weight: float = 1.5
-    recency_half_life: float = 7.0
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], rrf_k: int,

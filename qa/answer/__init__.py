@@ -1,0 +1,1 @@
+"""From retrieved passages to a verified, cited answer: evidence, prompts, checks, news notes."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -166,3 +168,14 @@ class Answer:
             "model": self.model,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
+
+
+def content_hash(article: Article) -> str:
+    """What an article says, hashed: a stored article whose hash is unchanged is not written
+    again."""
+    payload = json.dumps(
+        [article.url, article.title, article.text, article.published, article.source,
+         list(article.authors)],
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()

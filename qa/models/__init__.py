@@ -1,0 +1,1 @@
+"""Model seams and runtimes: embedders (ONNX, torch), generators (llama.cpp, HTTP), the catalog."""

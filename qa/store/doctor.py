@@ -18,8 +18,7 @@ from typing import Any
 import numpy as np
 
 from qa.core.errors import STORE_DAMAGED_HINT
-from qa.core.records import Article
-from qa.ingest.readers import content_hash
+from qa.core.records import Article, content_hash
 from qa.store.articles import insert_fts
 from qa.store.feed import stored_generation
 from qa.store.folder import PRECISIONS, VECTORS, leftover_temporaries

@@ -11,7 +11,7 @@ from typing import Any
 
 from qa.core.errors import NewsqaError
 from qa.core.files import TMP_MARK, read_small_file, write_atomic
-from qa.ingest.chunking import ChunkParams
+from qa.core.settings import ChunkParams
 
 FORMAT_VERSION = 1
 PRECISIONS = ("fp32", "int8")  # what an index's vectors may be embedded at

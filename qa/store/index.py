@@ -21,7 +21,7 @@ import numpy as np
 
 from qa.core.errors import NewsqaError
 from qa.core.records import Article, Carrier, Chunk, Filters
-from qa.ingest.chunking import ChunkParams
+from qa.core.settings import ChunkParams
 from qa.store import articles, ledger, lexical, quarantine, schema
 from qa.store.feed import StoreFeed
 from qa.store.folder import (

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, cast
 
 from qa.core.records import Article
+from qa.core.records import content_hash as content_hash  # ids and hashes are core records
 from qa.core.terminal import readable, shown
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -91,15 +92,6 @@ def content_id(url: str | None, text: str) -> str:
     """Ids come from content: a hash of the URL, else of the whitespace-normalised text."""
     key = ("url:" + url.strip()) if url and url.strip() else "text:" + " ".join(text.split())
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
-
-
-def content_hash(article: Article) -> str:
-    payload = json.dumps(
-        [article.url, article.title, article.text, article.published, article.source,
-         list(article.authors)],
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
 # --- dates -----------------------------------------------------------------------------------

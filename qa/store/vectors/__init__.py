@@ -1,0 +1,1 @@
+"""Vector backends behind one seam: the index folder's FAISS file, and Milvus."""

@@ -23,6 +23,7 @@ from qa.store.articles import insert_fts
 from qa.store.feed import stored_generation
 from qa.store.folder import PRECISIONS, VECTORS, leftover_temporaries
 from qa.store.index import Index
+from qa.store.vectors.faiss import FaissFile
 
 _REINGEST = "remove them (`newsqa rm --id ID`) and ingest their files again"
 
@@ -312,7 +313,8 @@ def _vectors_problem(index: Index, chunks: int, dim: int, checkable: bool) -> st
         same, size = _matches_store(index, path, dim)
     except OSError as exc:
         return f"{VECTORS} is unreadable ({exc.strerror or exc.__class__.__name__})"
-    if same:
+    # An inverted file updated in place since it was trained is not what a fresh build makes.
+    if same or (isinstance(index.vectors, FaissFile) and index.vectors.written_for(index.feed)):
         return None
     held = path.stat().st_size
     detail = f"{held:,} bytes where the store's {chunks} vectors of dimension {dim} make " \

@@ -4,6 +4,12 @@ The file is written to a temporary file and renamed into place, and the manifest
 store generation it holds and its SHA-256; if they disagree with the store (a crash between the
 two, an edit), the vectors are rebuilt from SQLite when searched. Exact search up to
 EXACT_UP_TO chunks, an inverted file (IVF) beyond.
+
+An ingest costs what it adds, not what is stored: `sync` loads the file written for the
+generation it last recorded, removes the chunks that went since and adds those of the articles
+written since (the store's change feed), and writes the file again. The inverted file is trained
+once, when the store crosses EXACT_UP_TO, and again only when it has grown RETRAIN_GROWTH times
+past the vectors it was trained on (or shrunk back to exact size); `full` rebuilds from SQLite.
 """
 
 from __future__ import annotations
@@ -33,6 +39,10 @@ FAISS = "faiss"  # the URI of this backend, as `--store` takes it
 # search is too slow for a 50 ms budget on 2 cores, and this one keeps recall@10 above 0.95.
 EXACT_UP_TO = 200_000
 NPROBE = 48
+# An inverted file's centroids were learnt from the vectors stored when it was trained; once the
+# store has grown this many times past that, they are learnt again (issue 18: "say 2x").
+RETRAIN_GROWTH = 2.0
+TRAINED_ON = "vectors_trained_on"  # the manifest entry: chunks stored when the IVF was trained
 
 
 def new_vector_index(dim: int, total: int, sample: Callable[[int], np.ndarray]) -> Any:
@@ -54,6 +64,32 @@ def _tune(index: Any) -> None:
 
     if isinstance(index, faiss.IndexIVF):
         index.nprobe = NPROBE
+
+
+def _fits(trained_on: Any, total: int) -> bool:
+    """Whether an inverted file trained on `trained_on` vectors (None: exact search) still
+    suits a store of `total`."""
+    if not isinstance(trained_on, int) or trained_on <= 0:
+        return total <= EXACT_UP_TO
+    return EXACT_UP_TO < total <= RETRAIN_GROWTH * trained_on
+
+
+def _contents(vectors: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The ids and vectors a FAISS index of either kind newsqa writes holds (an id map over a
+    flat index; an inverted file whose lists keep the vectors whole)."""
+    import faiss
+
+    if not isinstance(vectors, faiss.IndexIVF):
+        return faiss.vector_to_array(vectors.id_map), vectors.index.reconstruct_n(0, vectors.ntotal)
+    lists: Any = vectors.invlists
+    ids, held = [np.array([], np.int64)], [np.zeros((0, vectors.d), np.float32)]
+    for n in range(vectors.nlist):
+        size = lists.list_size(n)
+        if size:
+            ids.append(faiss.rev_swig_ptr(lists.get_ids(n), size).copy())
+            codes = faiss.rev_swig_ptr(lists.get_codes(n), size * lists.code_size).copy()
+            held.append(codes.view(np.float32).reshape(size, vectors.d))
+    return np.concatenate(ids), np.concatenate(held)
 
 
 def build(feed: ChangeFeed) -> Any:
@@ -112,8 +148,15 @@ class FaissFile:
         return self.file.exists() and self.manifest.get("generation") == feed.generation()
 
     def sync(self, feed: ChangeFeed, *, full: bool = False) -> int:
-        vectors = self.load(feed, trust_file=False)
         import faiss
+
+        vectors = None if full else self._updated(feed)
+        if vectors is None:
+            vectors = build(feed) if full else self.load(feed, trust_file=False)
+            trained_on = feed.chunk_count() if isinstance(vectors, faiss.IndexIVF) else None
+        else:
+            trained_on = self.manifest.get(TRAINED_ON)
+        self._vectors, self._generation = vectors, feed.generation()
 
         digest: list[str] = []
 
@@ -131,8 +174,56 @@ class FaissFile:
         with _sigint_deferred():
             write_atomic(self.file, write)
             self.manifest.record({"generation": feed.generation(),
-                                  "vectors_sha256": digest[0], "vector_store": None})
+                                  "vectors_sha256": digest[0], "vector_store": None,
+                                  TRAINED_ON: trained_on})
         return int(vectors.ntotal)
+
+    def _updated(self, feed: ChangeFeed) -> Any:
+        """The vectors of the file this index wrote last, brought up to the store by the
+        changes since; None when that cannot be done (no such file, changes not noted that far
+        back, a count that disagrees) or should not (the inverted file is due to be trained)."""
+        import faiss
+
+        held = self.synced(feed)
+        changes = None if held is None else feed.changes(held)
+        if held is None or changes is None:
+            return None
+        total = feed.chunk_count()
+        if not _fits(self.manifest.get(TRAINED_ON), total):
+            return None
+        vectors = self._held(feed, held)
+        if vectors is None or isinstance(vectors, faiss.IndexIVF) != (total > EXACT_UP_TO):
+            return None
+        changed, removed = changes
+        fresh = [row for rows in feed.chunk_rows(changed) for row in rows]
+        gone = np.array(sorted({*removed, *(row.rowid for row in fresh)}), dtype=np.int64)
+        if gone.size:
+            vectors.remove_ids(faiss.IDSelectorBatch(gone))
+        if fresh:
+            vectors.add_with_ids(np.stack([row.vector for row in fresh]).astype(np.float32),
+                                 np.array([row.rowid for row in fresh], dtype=np.int64))
+        if vectors.ntotal != total:
+            self._vectors = None  # changed in place: no longer those of any generation
+            return None
+        return vectors
+
+    def _held(self, feed: ChangeFeed, generation: int) -> Any:
+        """The vectors of `generation`: in memory if loaded for it, else from the file if it
+        is the one this index wrote (its digest agrees)."""
+        import faiss
+
+        if self._vectors is not None and self._generation == generation:
+            return self._vectors
+        if self.manifest.get("vectors_sha256") not in (None, file_digest(self.file)):
+            return None
+        try:
+            vectors = faiss.read_index(str(self.file))
+        except (RuntimeError, MemoryError):
+            return None
+        if vectors.d != feed.dim:
+            return None
+        _tune(vectors)
+        return vectors
 
     def load(self, feed: ChangeFeed, trust_file: bool = True) -> Any:
         """The vectors of the store's generation: from the file if it is the one this index
@@ -161,6 +252,33 @@ class FaissFile:
                 return index
         self._vectors = build(feed)
         return self._vectors
+
+    def written_for(self, feed: ChangeFeed) -> bool:
+        """Whether the file is the one this index wrote last (the digest recorded) and holds
+        one vector for each stored chunk. Vectors updated in place (an inverted file trained on
+        fewer) are not byte for byte what a fresh build makes: doctor asks this of them. The
+        file is parsed only once its digest has shown it is this index's own."""
+        import faiss
+
+        recorded = self.manifest.get("vectors_sha256")
+        if not recorded or file_digest(self.file) != recorded:
+            return False
+        try:
+            vectors = faiss.read_index(str(self.file))
+        except (RuntimeError, MemoryError):
+            return False
+        if vectors.d != feed.dim or vectors.ntotal != feed.chunk_count():
+            return False
+        ids, held = _contents(vectors)
+        order = np.argsort(ids)
+        ids, at = ids[order], 0
+        for stored_ids, stored in feed.vectors():  # in rowid order
+            part = order[at:at + len(stored_ids)]
+            if not (np.array_equal(ids[at:at + len(stored_ids)], stored_ids)
+                    and np.array_equal(held[part], stored)):
+                return False
+            at += len(stored_ids)
+        return at == len(ids)
 
     def search(self, feed: ChangeFeed, query: np.ndarray, k: int, filters: Filters
                ) -> list[tuple[int, float]]:

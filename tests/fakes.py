@@ -85,9 +85,9 @@ class FakeModels(Models):
     def embedder(self, cache_dir: Path, on_export: Callable[[], None] | None = None) -> Any:
         return self.make_embedder()
 
-    def generator(self, path: Path) -> Any:
+    def generator(self, path: Path, threads: int | None = None) -> Any:
         if self.make_generator is None:
-            return super().generator(path)
+            return super().generator(path, threads)
         return self.make_generator(path)
 
 

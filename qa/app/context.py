@@ -39,10 +39,10 @@ class Models:
         return OnnxEmbedder(EMBEDDER_NAME, embedder_folder(), EMBEDDER_DIM, cache_dir,
                             on_export=on_export)
 
-    def generator(self, path: Path) -> Generator:
+    def generator(self, path: Path, threads: int | None = None) -> Generator:
         from qa.models.generators import LlamaGenerator
 
-        return LlamaGenerator(path)
+        return LlamaGenerator(path, n_threads=threads)
 
     def server(self, url: str, api_key: str | None) -> Generator:
         from qa.models.http import HttpGenerator
@@ -120,11 +120,11 @@ class AppContext:
         if llm.url is not None:
             return self.models.server(llm.url, llm.api_key), llm.url
         choice = self.model_choice()
-        return self.models.generator(choice.path), choice.path.name
+        return self.models.generator(choice.path, llm.threads), choice.path.name
 
     def load_generator(self, path: Path) -> Generator:
         """A GGUF file made the generator (the REPL's /model)."""
-        return self.models.generator(path)
+        return self.models.generator(path, self.settings.llm.threads)
 
     # --- the index --------------------------------------------------------------------------
 

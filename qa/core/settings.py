@@ -130,6 +130,9 @@ class LlmSettings:
 
     url: str | None = None  # --llm, NEWSQA_LLM or the config file; None: a GGUF run here
     api_key: str | None = field(default=None, repr=False)  # NEWSQA_LLM_API_KEY
+    # llama.cpp threads for a GGUF run here: NEWSQA_LLM_THREADS, else None: as many as the CPUs
+    # free of other work before each prompt (qa/models/cpus.py)
+    threads: int | None = None
 
 
 @dataclass(frozen=True)
@@ -258,12 +261,23 @@ def resolve(*, index: str = "default", index_dir: Path = Path("indexes"),
         answering=AskParams() if k is None else AskParams().with_k(k),
         models=ModelSettings(models_dir=models_dir, model=chosen_model, cache_dir=cache_dir()),
         llm=LlmSettings(url=server.value if server else None,
-                        api_key=os.environ.get("NEWSQA_LLM_API_KEY") or None),
+                        api_key=os.environ.get("NEWSQA_LLM_API_KEY") or None,
+                        threads=_threads(os.environ.get("NEWSQA_LLM_THREADS", ""))),
         store=StoreSettings(index=index, index_dir=index_dir,
                             vector_store=setting("store", store, "--store") if vectors else None,
                             milvus_token=os.environ.get("NEWSQA_MILVUS_TOKEN", "")),
         history=history_file(),
     )
+
+
+def _threads(value: str) -> int | None:
+    """NEWSQA_LLM_THREADS as a thread count (empty or `auto`: None, chosen before each prompt)."""
+    if value.strip().lower() in ("", "auto"):
+        return None
+    if not value.strip().isdigit() or not 1 <= int(value) <= 256:
+        raise NewsqaError(f"NEWSQA_LLM_THREADS={value!r} is not a number of threads",
+                          hint="set it to a whole number such as 2, or to auto (the default)")
+    return int(value)
 
 
 # --- fingerprints -----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from qa.core.errors import NewsqaError
 from qa.core.stderr import quiet_stderr
-from qa.models.onnx import cpu_count
+from qa.models.cpus import cpu_count, free_cpus
 
 GGUF_MAGIC = b"GGUF"
 
@@ -72,7 +72,9 @@ class LlamaGenerator:
         self.path = path
         self.name = path.name
         self.n_ctx = n_ctx
-        # The CPUs this process may use (taskset, a container's quota), not the machine's.
+        # None: before each prompt, as many threads as this process's CPUs free of other work
+        # (qa/models/cpus.py); a number: always that many.
+        self.fixed_threads = n_threads
         self.n_threads = n_threads or cpu_count()
         self.verbose = verbose
         self._llm: Any = None
@@ -92,6 +94,18 @@ class LlamaGenerator:
                                   hint="check that the file is a complete GGUF model") from exc
         return self._llm
 
+    def fit_threads(self) -> int:
+        """Run the next prompt on as many threads as there are free CPUs now (unless a number
+        was given): threads that outnumber the free cores wait for each other by spinning."""
+        llm = self.load()
+        wanted = self.fixed_threads or free_cpus()
+        if wanted != self.n_threads:
+            from llama_cpp import llama_set_n_threads
+
+            llama_set_n_threads(llm.ctx, wanted, wanted)
+            self.n_threads = wanted
+        return wanted
+
     def score_options(self, prompt: str, options: Sequence[str]) -> list[float]:
         """Mean log-probability per token of each option after `prompt` (a leading space is
         added to each option). The prompt is evaluated once; each option reuses its KV cache."""
@@ -99,6 +113,7 @@ class LlamaGenerator:
         from llama_cpp import llama_get_logits
 
         llm = self.load()
+        self.fit_threads()
         n_vocab = llm.n_vocab()
 
         def last_logprobs() -> Any:
@@ -152,6 +167,7 @@ class LlamaGenerator:
 
     def complete(self, prompt: str, *, max_tokens: int, stop: Sequence[str]) -> Iterator[str]:
         llm = self.load()
+        self.fit_threads()
         stream = llm(prompt, max_tokens=max_tokens, stop=list(stop), temperature=0.0,
                      stream=True)
         for part in stream:

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from qa.core.errors import NewsqaError
+from qa.models.cpus import cpu_count
 from qa.models.embedders import offline
 
 PRECISIONS = ("int8", "fp32")
@@ -44,13 +45,6 @@ PROBES = (
 # same arithmetic; int8 is measured at 0.994 on average over dev chunks, so 0.95 catches a
 # broken quantisation, not rounding.
 MIN_COSINE = {"fp32": 0.9999, "int8": 0.95}
-
-
-def cpu_count() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
 
 
 def _read_json(path: Path) -> Any:

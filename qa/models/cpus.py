@@ -1,0 +1,72 @@
+"""How many CPUs this process may use, and how many of them are free of other work now.
+
+llama.cpp's worker threads wait for each other at every step by spinning: with more threads
+than free cores, a thread that the OS has put aside holds every other one up, and an answer that
+takes 1 s on a quiet machine took 4 to 50 s beside a test suite and an ingest (issue 18). So the
+generator asks, before each prompt, how many of its CPUs are free (`free_cpus`: a short sample of
+/proc/stat over the CPUs this process may run on), and runs that many threads, at least one.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+STAT = Path("/proc/stat")
+SAMPLE_S = 0.03  # long enough for the kernel's tick counts to move (100 Hz: three ticks)
+
+
+def cpu_count() -> int:
+    """The CPUs this process may use (taskset, a container's CPU set), not the machine's."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _ticks(text: str, cpus: set[int]) -> tuple[int, int]:
+    """(idle, total) ticks of these CPUs, from /proc/stat's per-CPU lines."""
+    idle = total = 0
+    for line in text.splitlines():
+        name, _, rest = line.partition(" ")
+        if not name.startswith("cpu") or not name[3:].isdigit() or int(name[3:]) not in cpus:
+            continue
+        fields = [int(f) for f in rest.split()]
+        idle += fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        total += sum(fields[:8])  # steal included, guest already counted in user
+    return idle, total
+
+
+def busy_share(before: str, after: str, cpus: set[int]) -> float | None:
+    """Share of these CPUs' time spent working between two readings of /proc/stat (None when
+    no time passed)."""
+    idle0, total0 = _ticks(before, cpus)
+    idle1, total1 = _ticks(after, cpus)
+    if total1 <= total0:
+        return None
+    return 1.0 - (idle1 - idle0) / (total1 - total0)
+
+
+def free_cpus(window: float = SAMPLE_S) -> int:
+    """How many of this process's CPUs are free of other work now (at least 1): measured over
+    `window` seconds while this process waits, so its own work is not counted; where
+    /proc/stat cannot be read, from the load average."""
+    try:
+        cpus = set(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cpus = set(range(os.cpu_count() or 1))
+    try:
+        before = STAT.read_text()
+        time.sleep(window)
+        share = busy_share(before, STAT.read_text(), cpus)
+    except (OSError, ValueError, IndexError):
+        share = None
+    if share is None:
+        try:
+            busy = os.getloadavg()[0]
+        except OSError:
+            return len(cpus)
+    else:
+        busy = share * len(cpus)
+    return max(1, min(len(cpus), round(len(cpus) - busy)))

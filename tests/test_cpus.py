@@ -5,6 +5,7 @@ the same answer."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -105,6 +106,7 @@ def test_a_real_model_follows_the_free_cpus_and_answers_the_same(
     generator = generators.LlamaGenerator(path)
     free = [2, 1, 2]
     monkeypatch.setattr(generators, "free_cpus", lambda: free.pop(0))
+    monkeypatch.setattr(generators, "REFIT_S", 0.0)  # measured before every prompt here
     answers, threads = [], []
     for _ in range(3):
         answers.append("".join(generator.complete(prompt, max_tokens=12, stop=SHORT_ANSWER_STOP)))
@@ -117,3 +119,25 @@ def test_a_real_model_follows_the_free_cpus_and_answers_the_same(
     monkeypatch.setattr(generators, "free_cpus", lambda: pytest.fail("a fixed count is kept"))
     assert fixed.fit_threads() == 1
     fixed.close()
+
+
+def test_one_answers_prompts_share_one_look_at_the_cpus(monkeypatch: pytest.MonkeyPatch,
+                                                        tmp_path: Path) -> None:
+    from qa.models import generators
+
+    looks: list[int] = []
+    monkeypatch.setattr(generators, "free_cpus", lambda: looks.append(1) or 1)
+    monkeypatch.setattr(generators, "check_gguf", lambda path: None)
+    generator = generators.LlamaGenerator(tmp_path / "model.gguf")
+    generator._llm = _NoModel()  # nothing to load: only the thread count is asked of it
+    monkeypatch.setattr("llama_cpp.llama_set_n_threads", lambda ctx, a, b: None)
+    for _ in range(4):
+        assert generator.fit_threads() == 1
+    assert looks == [1]
+    monkeypatch.setattr(generators, "REFIT_S", 0.0)
+    generator.fit_threads()
+    assert looks == [1, 1]
+
+
+class _NoModel:
+    ctx = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -63,6 +64,10 @@ def _close_llama_devnull_at_exit() -> None:
     atexit.register(close)
 
 
+# The free CPUs are measured again before a prompt at most this often (each look waits 30 ms).
+REFIT_S = 1.0
+
+
 class LlamaGenerator:
     """A GGUF model run in-process by llama.cpp; loaded once, on first use."""
 
@@ -76,6 +81,7 @@ class LlamaGenerator:
         # (qa/models/cpus.py); a number: always that many.
         self.fixed_threads = n_threads
         self.n_threads = n_threads or cpu_count()
+        self._fitted_at = -REFIT_S
         self.verbose = verbose
         self._llm: Any = None
 
@@ -98,7 +104,10 @@ class LlamaGenerator:
         """Run the next prompt on as many threads as there are free CPUs now (unless a number
         was given): threads that outnumber the free cores wait for each other by spinning."""
         llm = self.load()
+        if self.fixed_threads is None and time.monotonic() - self._fitted_at < REFIT_S:
+            return self.n_threads  # one answer's prompts follow each other closely
         wanted = self.fixed_threads or free_cpus()
+        self._fitted_at = time.monotonic()
         if wanted != self.n_threads:
             from llama_cpp import llama_set_n_threads
 

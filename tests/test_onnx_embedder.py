@@ -139,3 +139,14 @@ def test_ask_never_imports_torch(sample_dir: Path) -> None:
     answer, modules = result.stdout.strip().splitlines()
     assert json.loads(answer)["answerable"]
     assert modules == "[]"
+
+
+@pytest.mark.models
+def test_the_precision_is_measured_once_on_this_cpu(cache: Path) -> None:
+    embedder = _embedder(cache, "int8")  # both exports made here or by the tests above
+    assert embedder.measured_precision() is None
+    choice = embedder.choose_precision()
+    assert choice.precision in ("int8", "fp32")
+    assert set(choice.chunks_per_s) == {"int8", "fp32"} and min(choice.chunks_per_s.values()) > 0
+    assert "measured on this CPU" in choice.why
+    assert embedder.measured_precision() == choice == _embedder(cache, "fp32").choose_precision()

@@ -110,8 +110,11 @@ def models(
     with user_errors(ctx):
         app = context(models_dir=models_dir, model=model, gguf=True, vectors=False)
         choice = app.model_choice()
-        console.print(f"[bold]embedder[/]  {EMBEDDER_NAME} on ONNX Runtime (int8 for new "
-                      f"indexes, or fp32)  [dim]{escape(str(embedder_folder()))}[/]")
+        measured = getattr(app.embedder(), "measured_precision", lambda: None)()
+        new = (f"{measured.precision} for new indexes, {measured.why}" if measured else
+               "int8 or fp32 for new indexes, whichever the first ingest measures faster here")
+        console.print(f"[bold]embedder[/]  {EMBEDDER_NAME} on ONNX Runtime ({escape(new)})  "
+                      f"[dim]{escape(str(embedder_folder()))}[/]")
         console.print("[bold]generators[/]")
         candidates = user_ggufs(models_dir)
         candidates += [p for p in (default_gguf(app.settings.models.cache_dir), smollm2_gguf())

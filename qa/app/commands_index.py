@@ -53,8 +53,9 @@ def ingest(
     workers: Annotated[int | None, typer.Option("--workers", min=1, help=(
         "With --ray: how many embedder actors (default: one per CPU)."))] = None,
     precision: Annotated[str | None, typer.Option("--precision", metavar="int8|fp32", help=(
-        "How a new index's vectors are computed: int8 (default; about 5x faster, retrieves as "
-        "well on the dev split) or fp32 (torch's vectors). An index keeps its own."))] = None,
+        "How a new index's vectors are computed: int8 (retrieves as well on the dev split) or "
+        "fp32 (torch's vectors). Default: whichever this CPU embeds faster, measured once and "
+        "cached. An index keeps its own."))] = None,
     store_uri: StoreOpt = None,
     index: IndexName = "default",
     index_dir: IndexDir = Path("indexes"),
@@ -81,7 +82,7 @@ def ingest(
             raise NewsqaError("--workers is for --ray", hint="add --ray local, or drop --workers")
         if precision not in (None, "int8", "fp32"):
             raise NewsqaError(f"--precision {precision!r} is not int8 or fp32",
-                              hint="use --precision int8 (the default) or --precision fp32")
+                              hint="use --precision int8 or --precision fp32, or leave it out")
         app = context(index=index, index_dir=index_dir, store=store_uri)
         embedder = app.embedder()
         with app.open_index(embedder=embedder, create=True, write=True,
@@ -143,6 +144,9 @@ def index_info(
         console.print(f"embedder {info['embedder']['name']} (dim {info['embedder']['dim']}, "
                       f"{info['embedder'].get('precision', 'fp32')}), "
                       f"chunks of at most {info['chunking']['max_words']} words", markup=False)
+        if info["embedder"].get("precision_why"):
+            console.print(f"precision {info['embedder']['precision']}: "
+                          f"{info['embedder']['precision_why']}", markup=False)
         console.print("outlets: " + ", ".join(f"{escape(k)} ({v})"
                                              for k, v in info["outlets"].items()))
         if info["copy_outlets"]:

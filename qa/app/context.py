@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from qa.models.catalog import ModelChoice
     from qa.models.embedders import Embedder, Rebuildable
     from qa.models.generators import Generator
-    from qa.store.index import Index
+    from qa.store.index import EmbedderSpec, Index
     from qa.store.vectors.base import VectorBackend
 
 
@@ -140,10 +140,12 @@ class AppContext:
         question."""
         from qa.store.index import EmbedderSpec, Index
 
-        spec = None if embedder is None else EmbedderSpec(
-            embedder.name, embedder.dim, (precision or "int8") if create else "fp32")
         folder = self.folder
         new = create and not Index.exists(folder)
+        spec = None if embedder is None else EmbedderSpec(
+            embedder.name, embedder.dim, (precision or "int8") if create else "fp32")
+        if spec is not None and new:
+            spec = new_precision(embedder, precision, spec)
         made = [p for p in (folder, *folder.parents) if not p.exists()]
         # A new index is chunked as the settings say; an existing one keeps its own chunking.
         with Index.open(folder, spec, self.settings.chunking if create else None,
@@ -185,6 +187,20 @@ class AppContext:
             raise NewsqaError(
                 f"the index at {index.path.absolute()} is empty: it holds no articles",
                 hint=f"add some with `newsqa ingest PATH --index {index.path.name}`")
+
+
+def new_precision(embedder: Any, precision: str | None, spec: EmbedderSpec) -> EmbedderSpec:
+    """What a new index's vectors are computed at: `precision` if given, else what this CPU
+    measured fastest (an embedder that can measure it; int8 otherwise)."""
+    from dataclasses import replace
+
+    if precision is not None:
+        return replace(spec, precision=precision, why="chosen with --precision")
+    choose = getattr(embedder, "choose_precision", None)
+    if choose is None:
+        return spec
+    choice = choose()
+    return replace(spec, precision=choice.precision, why=choice.why)
 
 
 def fit(embedder: Any, index: Index) -> None:

@@ -70,3 +70,34 @@ def free_cpus(window: float = SAMPLE_S) -> int:
     else:
         busy = share * len(cpus)
     return max(1, min(len(cpus), round(len(cpus) - busy)))
+
+
+CPUINFO = Path("/proc/cpuinfo")
+# The instruction sets that decide how fast the embedder and llama.cpp run, as Linux names them.
+WATCHED = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512_vnni",
+           "avx_vnni", "avx512_bf16", "amx_int8", "amx_bf16", "neon", "asimd", "asimddp", "i8mm")
+
+
+def _cpuinfo() -> str:
+    try:
+        return CPUINFO.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def instruction_sets() -> list[str]:
+    """The watched instruction sets this CPU has (its first processor's flags)."""
+    for line in _cpuinfo().splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() in ("flags", "Features"):
+            have = set(value.split())
+            return [flag for flag in WATCHED if flag in have]
+    return []
+
+
+def cpu_name() -> str:
+    for line in _cpuinfo().splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() in ("model name", "Hardware", "CPU part"):
+            return value.strip()
+    return "unknown CPU"

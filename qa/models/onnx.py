@@ -29,8 +29,10 @@ from typing import Any
 import numpy as np
 
 from qa.core.errors import NewsqaError
+from qa.models import precision as measuring
 from qa.models.cpus import cpu_count
 from qa.models.embedders import offline
+from qa.models.precision import PrecisionChoice
 
 PRECISIONS = ("int8", "fp32")
 EXPORT_FORMAT = 1  # bump when the export changes, so old caches are not reused
@@ -295,6 +297,28 @@ class OnnxEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return self.load().embed(texts)
+
+    def _export_keys(self) -> dict[str, str]:
+        return {p: export_key(self.folder, p) for p in PRECISIONS}
+
+    def measured_precision(self) -> PrecisionChoice | None:
+        """The precision measured fastest on this CPU before, if it was (qa/models/precision.py)."""
+        return measuring.cached(self.cache_dir, self._export_keys(), self.threads)
+
+    def choose_precision(self) -> PrecisionChoice:
+        """The precision a new index should use here: measured once on this CPU (both exports
+        made and checked first), then cached."""
+        known = self.measured_precision()
+        if known is not None:
+            return known
+        runners = {p: _Runner(exported_model(self.folder, self.cache_dir, p, self.on_export),
+                              self.folder, self.threads) for p in PRECISIONS}
+        try:
+            return measuring.choose(self.cache_dir, self._export_keys(), self.threads,
+                                    {p: r.embed for p, r in runners.items()})
+        finally:
+            for runner in runners.values():
+                runner.close()
 
     def close(self) -> None:
         if self._runner is not None:

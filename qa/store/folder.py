@@ -30,6 +30,7 @@ class EmbedderSpec:
     # How the vectors are computed (int8 or fp32): recorded when an index is created, so that
     # later writes match (see `Index.precision`); not part of the compatibility check.
     precision: str = "fp32"
+    why: str = ""  # how the precision was chosen (measured here, or --precision), if known
 
 
 def now() -> str:
@@ -98,7 +99,8 @@ def new_manifest(embedder: EmbedderSpec, chunking: ChunkParams | None) -> dict[s
     return {
         "format_version": FORMAT_VERSION,
         "embedder": {"name": embedder.name, "dim": embedder.dim,
-                     "precision": embedder.precision},
+                     "precision": embedder.precision,
+                     **({"precision_why": embedder.why} if embedder.why else {})},
         "chunking": (chunking or ChunkParams()).as_dict(),
         "counts": {"articles": 0, "chunks": 0},
         "generation": 0,

@@ -145,6 +145,10 @@ def main() -> None:
     parser.add_argument("--ingest", action="store_true", help="also time whole ingests")
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "newsqa")
     args = parser.parse_args()
+    from qa.models.cpus import cpu_count, cpu_name, instruction_sets
+
+    print(f"CPU: {cpu_name()}, {cpu_count()} CPUs for this process; instruction sets: "
+          f"{', '.join(instruction_sets()) or 'none of those watched'}")
     embed_speed(chunk_texts(args.archive, args.articles), args.rounds, args.cache)
     if args.ingest:
         ingest_speed(args.articles, args.cache)

@@ -30,3 +30,21 @@ def test_plural_questions_get_the_whole_list() -> None:
     # A singular question keeps its single answer.
     assert complete_list("Which country helped?", "Iran", [_ev("Turkey and Iran helped.")]
                          ) == "Iran"
+
+
+def test_a_hedged_figure_keeps_its_hedge() -> None:
+    from qa.answer.shaping import keep_hedges
+
+    quote = ("The clerk said the storm, which damaged more than 200 homes, had drawn voters "
+             "to the runoff.")
+    assert keep_hedges("200 [1].", [quote]) == "more than 200 [1]."
+    assert keep_hedges("more than 200 homes [1].", [quote]) == "more than 200 homes [1]."
+    assert keep_hedges("Over 3 days [1].", ["It rained for over 3 days."]) == "Over 3 days [1]."
+    assert keep_hedges("$12 million [1].", ["The startup raised about $12 million."]) == \
+        "about $12 million [1]."
+    # Only the figure itself: 20 is not hedged by "over 200", nor 2 by "about 2.5".
+    assert keep_hedges("20 [1].", ["Over 200 people came."]) == "20 [1]."
+    assert keep_hedges("2 [1].", ["It took about 2.5 hours."]) == "2 [1]."
+    # An exact count stays exact.
+    assert keep_hedges("212 [1].", ["Inspectors have now counted 212 damaged homes."]) == \
+        "212 [1]."

@@ -19,7 +19,7 @@ from qa.answer.news import (
     wants_latest,
 )
 from qa.answer.prompts import REFUSAL, SHORT_ANSWER_STOP, short_answer_prompt
-from qa.answer.shaping import complete_list, reporting_source
+from qa.answer.shaping import complete_list, keep_hedges, reporting_source
 from qa.answer.verify import Verified, verify
 from qa.core.errors import NewsqaError
 from qa.core.records import Answer, Citation, Evidence, Filters
@@ -169,6 +169,9 @@ def _answer_part(question: str, whole: str, evidence: list[Evidence], generator:
             if verified.answerable:
                 break
         verify_s += time.perf_counter() - began
+    if verified.answerable:
+        verified = replace(verified, text=keep_hedges(
+            verified.text, [c.quote for c in verified.citations]))
     return _Outcome(draft, verified, generate_s, verify_s)
 
 

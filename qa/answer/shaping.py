@@ -6,7 +6,10 @@
 * Lists: a question about several things ("Which bases ...?") whose draft names one member of a
   coordinated list in the evidence ("in Tartus and Khmeimim") gets the whole list.
 
-Both only ever return words copied from the evidence, so verification still applies.
+* Hedges: a figure the cited sentence gives as "more than 200" or "about 40" keeps its hedge in
+  the answer; "200" alone would state an exact count the report never gave.
+
+Each only ever returns words copied from the evidence, so verification still applies.
 """
 
 from __future__ import annotations
@@ -89,3 +92,24 @@ def complete_list(question: str, draft: str, evidence: Sequence[Evidence]) -> st
                 if len(names) > 1 and any(n == item or n.startswith(item + " ") for n in names):
                     return found[4:] if found.startswith("the ") else found
     return draft
+
+
+_HEDGE = (r"(?:more than|less than|fewer than|over|under|nearly|almost|about|around|roughly|"
+          r"approximately|at least|at most|up to|some|an estimated|close to)")
+_FIGURE = re.compile(r"(?<![\w.,$€£])(?:[$€£]\s?)?\d[\d,]*(?:\.\d+)?")
+
+
+def keep_hedges(answer: str, quotes: Sequence[str]) -> str:
+    """`answer` with each bare figure that a quote hedges ("more than 200") given its hedge."""
+    def hedged(match: re.Match[str]) -> str:
+        figure = match.group(0)
+        before = answer[:match.start()].rstrip().lower()
+        if re.search(rf"\b{_HEDGE}$", before):
+            return figure  # hedged already
+        for quote in quotes:
+            found = re.search(rf"\b({_HEDGE})\s+{re.escape(figure)}(?!\d|[,.]\d)", quote,
+                              re.IGNORECASE)
+            if found:
+                return f"{found.group(1).lower()} {figure}"
+        return figure
+    return _FIGURE.sub(hedged, answer)

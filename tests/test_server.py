@@ -1,0 +1,433 @@
+"""`newsqa serve`: the HTTP API through the real app (FastAPI's TestClient, and once a real
+uvicorn on a loopback port), with the fakes of tests/fakes.py; once with the real models."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from rich.console import Console
+from typer.testing import CliRunner
+
+from qa.app.cli import app as cli_app
+from qa.app.context import use_models
+from qa.app.options import context
+from qa.app.repl import Session
+from qa.app.server.api import create_app
+from qa.app.server.service import Query, Service
+from tests.fakes import FakeEmbedder, FakeGenerator, FakeModels
+
+runner = CliRunner()
+BASES = "Which bases does Russia intend to keep?"
+SCRIPT = {"bases": "Tartus naval base and the Khmeimim air base [1]",
+          "reported": "TASS [1]", "ferry": "the Harbor Line [1]"}
+LOCAL = "http://127.0.0.1:8000"
+
+
+class SlowGenerator(FakeGenerator):
+    """The fake generator, `delay` seconds a piece, counting the pieces it gave."""
+
+    def __init__(self, script: dict[str, str], delay: float) -> None:
+        super().__init__(script)
+        self.delay = delay
+        self.pieces = 0
+
+    def complete(self, prompt: str, *, max_tokens: int, stop: Sequence[str]) -> Iterator[str]:
+        for piece in super().complete(prompt, max_tokens=max_tokens, stop=stop):
+            time.sleep(self.delay)
+            self.pieces += 1
+            yield piece
+
+
+class BrokenGenerator(FakeGenerator):
+    def complete(self, prompt: str, *, max_tokens: int, stop: Sequence[str]) -> Iterator[str]:
+        raise RuntimeError("a bug deep inside, /secret/path.py line 12")
+
+
+@pytest.fixture
+def folder(tmp_path: Path, fake_models: None, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working folder whose `indexes/default` holds the sample, embedded by the fakes."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("NEWSQA_MODEL", "NEWSQA_INDEX_DIR", "NEWSQA_API_KEY", "NEWSQA_LLM"):
+        monkeypatch.delenv(name, raising=False)
+    use_models(FakeModels(FakeEmbedder, lambda path: FakeGenerator(SCRIPT)))
+    result = runner.invoke(cli_app, ["ingest", "--sample"])
+    assert result.exit_code == 0, result.output
+    return tmp_path
+
+
+def _service(generator: FakeGenerator | None = None, index: str = "default") -> Service:
+    if generator is not None:
+        use_models(FakeModels(FakeEmbedder, lambda path: generator))
+    service = Service(context(index=index, generator=True))
+    service.warm_up()
+    return service
+
+
+@pytest.fixture
+def service(folder: Path) -> Iterator[Service]:
+    served = _service()
+    yield served
+    served.close()
+
+
+@pytest.fixture
+def client(service: Service) -> Iterator[TestClient]:
+    with TestClient(create_app(service), base_url=LOCAL) as test_client:
+        yield test_client
+
+
+def events(text: str) -> list[tuple[str, dict[str, Any]]]:
+    """Server-sent events as (name, data), comments left out."""
+    found = []
+    for block in text.split("\n\n"):
+        lines = [line for line in block.splitlines() if line and not line.startswith(":")]
+        if lines:
+            name = next(line[7:] for line in lines if line.startswith("event: "))
+            data = next(line[6:] for line in lines if line.startswith("data: "))
+            found.append((name, json.loads(data)))
+    return found
+
+
+def _without_timings(answer: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in answer.items() if k != "timings"}
+
+
+def test_ask_returns_what_newsqa_ask_json_prints(client: TestClient) -> None:
+    printed = json.loads(runner.invoke(cli_app, ["ask", "--json", "--k", "4", BASES]).stdout)
+    response = client.post("/api/ask", json={"question": BASES, "k": 4})
+    assert response.status_code == 200
+    answer = response.json()
+    assert _without_timings(answer) == _without_timings(printed)
+    assert answer["answerable"] and "Khmeimim" in answer["answer"]
+    assert set(answer["timings"]) == set(printed["timings"])
+    # With filters too: nothing on Syria before December is a refusal, with closest sources.
+    refused = client.post("/api/ask", json={"question": BASES, "until": "2024-11-30"}).json()
+    assert refused["answerable"] is False and refused["citations"] == []
+    assert refused["retrieved"]
+
+
+def test_the_stream_sends_stages_draft_answer_each_citation_once_then_done(
+        client: TestClient) -> None:
+    response = client.get("/api/ask", params={"q": BASES})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert response.headers["x-accel-buffering"] == "no"
+    sent = events(response.text)
+    names = [name for name, _ in sent]
+    stages = [data["stage"] for name, data in sent if name == "status"]
+    assert stages == ["retrieving", "generating", "verifying"]
+    first_draft, answer_at = names.index("draft"), names.index("answer")
+    assert names.index("status") < first_draft < answer_at < names.index("citation")
+    assert names[-1] == "done" and names.count("answer") == 1
+    draft = "".join(data["text"] for name, data in sent if name == "draft")
+    assert draft.strip() == SCRIPT["bases"]
+    answer = sent[answer_at][1]
+    assert "citations" not in answer and answer["answerable"]
+    assert answer["answer"] == "Tartus naval base and the Khmeimim air base [1]."
+    citations = [data for name, data in sent if name == "citation"]
+    posted = client.post("/api/ask", json={"question": BASES}).json()
+    assert [{k: v for k, v in c.items() if k not in ("start", "end")} for c in citations] \
+        == posted["citations"]
+    assert len({c["key"] for c in citations}) == len(citations)  # each one once
+    for citation in citations:
+        text = client.get(f"/api/articles/{citation['article_id']}").json()["text"]
+        assert text[citation["start"]:citation["end"]] == citation["quote"]
+
+
+def test_news_notes_are_their_own_events(client: TestClient) -> None:
+    # "latest" questions carry a note naming the newest report (qa/answer/news.py).
+    posted = client.post("/api/ask", json={"question": "What is the latest on the bases Russia "
+                                                       "intends to keep?"}).json()
+    sent = events(client.get("/api/ask", params={"q": posted["question"]}).text)
+    notes = [data["text"] for name, data in sent if name == "note"]
+    assert notes == posted["notes"]
+    answer = next(data for name, data in sent if name == "answer")
+    assert ("notes" in answer) == bool(posted["notes"])
+
+
+def test_a_follow_up_is_rewritten_as_the_repl_rewrites_it(client: TestClient) -> None:
+    # Earlier questions this server has not answered carry their topic alone.
+    alone = client.post("/api/ask", json={"question": "and who reported it?",
+                                          "previous": [BASES]}).json()
+    assert alone["question"] == "Who reported it? (Which bases does Russia intend to keep)"
+    client.get("/api/ask", params={"q": BASES})  # the page asks, then follows up
+    sent = events(client.get("/api/ask", params={
+        "q": "and who reported it?", "previous": [BASES]}).text)
+    asked = next(data["question"] for name, data in sent if name == "status")
+    assert asked.startswith("Who reported it? (Which bases does Russia intend to keep: Tartus")
+    # The REPL, asked the same two questions, answers the same rewritten question.
+    with context(generator=True).open_index(embedder=FakeEmbedder()) as index:
+        session = Session(index=index, embedder=FakeEmbedder(), generator=FakeGenerator(SCRIPT),
+                          console=Console(file=io.StringIO()))
+        session.handle(BASES)
+        session.handle("and who reported it?")
+    assert session.turns[-1].question == asked
+    posted = client.post("/api/ask", json={"question": "and who reported it?",
+                                           "previous": [BASES]}).json()
+    assert posted["question"] == asked
+    assert posted == {**posted, **{"answer": session.turns[-1].answer.answer}}
+
+
+@pytest.mark.parametrize(("body", "status", "message", "hint"), [
+    ({"question": "x" * 2001}, 400, "the question is 2,001 characters long (at most 2,000)",
+     "ask a shorter question"),
+    ({"question": "   "}, 400, "the question is empty", 'ask something, e.g. newsqa ask "..."'),
+    ({"question": BASES, "since": "soonish"}, 400, "--since 'soonish' is not a date",
+     "write it as --since 2024-12-09"),
+    ({"question": BASES, "as_of": "the 5th"}, 400, "--as-of 'the 5th' is not a date",
+     "write it as --as-of 2024-12-09"),
+    ({"question": BASES, "k": 0}, 400, "--k must be between 1 and 100", "try --k 5"),
+    ({"question": BASES, "k": 101}, 400, "--k must be between 1 and 100", "try --k 5"),
+    ({"question": BASES, "source": "Gazette"}, 400,
+     "--source 'Gazette' matches no outlet in the index",
+     "the outlets: Evening Dispatch, Harbor Ledger, Lakeside Courier, Meridian Post, "
+     "Northgate Wire"),
+    ({"question": BASES, "k": "five"}, 400,
+     "k: Input should be a valid integer, unable to parse string as an integer",
+     "see the API at /docs"),
+    ({}, 400, "question: Field required", "see the API at /docs"),
+])
+def test_bad_input_is_a_4xx_with_the_clis_message_and_hint(
+        client: TestClient, body: dict[str, Any], status: int, message: str, hint: str) -> None:
+    response = client.post("/api/ask", json=body)
+    assert (response.status_code, response.json()) == (status, {"error": message,
+                                                                "hint": hint})
+    if "question" in body and not isinstance(body.get("k", 1), str):
+        params = {"q" if key == "question" else key: value for key, value in body.items()}
+        sent = events(client.get("/api/ask", params=params).text)
+        assert sent == [("error", {"message": message, "hint": hint, "status": status})]
+        searched = client.get("/api/search", params=params)
+        assert (searched.status_code, searched.json()["error"]) == (status, message)
+
+
+def test_the_cli_prints_the_same_words(folder: Path) -> None:
+    result = runner.invoke(cli_app, ["ask", "--since", "soonish", BASES])
+    assert result.exit_code == 1
+    assert "--since 'soonish' is not a date" in result.stderr
+    assert "write it as --since 2024-12-09" in result.stderr
+
+
+def test_an_unknown_article_is_a_404(client: TestClient) -> None:
+    response = client.get("/api/articles/0000000000000000")
+    assert response.status_code == 404
+    assert response.json() == {"error": "no stored article has the id '0000000000000000'",
+                               "hint": "ids come from an answer's citations or a search"}
+
+
+def test_an_article_with_its_copies_and_the_quotes_place(client: TestClient) -> None:
+    info = client.get("/api/index").json()
+    assert info["copies"] == 1  # the sample holds one syndicated copy
+    copy_of = client.get("/api/search", params={"q": "Damascus captured, Assad's rule ends"}
+                         ).json()
+    articles = [client.get(f"/api/articles/{h['article_id']}").json()
+                for h in copy_of["hits"]]
+    carried = [a for a in articles if a["copies"]]
+    assert carried, "the sample's wire story and its copy"
+    article = carried[0]
+    assert set(article["copies"][0]) == {"article_id", "url", "title", "source", "published"}
+    assert article["copies"][0]["source"] != article["source"]
+    quote = article["text"][10:60]
+    placed = client.get(f"/api/articles/{article['id']}", params={"quote": quote}).json()
+    assert article["text"][placed["start"]:placed["end"]] == quote
+    absent = client.get(f"/api/articles/{article['id']}", params={"quote": "not in it"})
+    assert absent.json()["start"] is None and absent.json()["end"] is None
+
+
+def test_index_info_has_outlets_and_dates_for_the_filters(client: TestClient) -> None:
+    printed = json.loads(runner.invoke(cli_app, ["index", "info", "--json"]).stdout)
+    info = client.get("/api/index").json()
+    assert {k: v for k, v in info.items() if k not in ("size_bytes", "name", "sources",
+                                                       "first_published", "last_published")
+            } == {k: v for k, v in printed.items() if k != "size_bytes"}
+    assert info["name"] == "default" and info["articles"] == 24
+    assert info["sources"] == ["Evening Dispatch", "Harbor Ledger", "Lakeside Courier",
+                               "Meridian Post", "Northgate Wire"]
+    assert (info["first_published"], info["last_published"]) == ("2024-11-20", "2024-12-19")
+
+
+def test_search_returns_passages_without_generating(folder: Path) -> None:
+    generator = FakeGenerator(SCRIPT)
+    service = _service(generator)
+    try:
+        with TestClient(create_app(service), base_url=LOCAL) as client:
+            found = client.get("/api/search", params={"q": BASES, "k": 3,
+                                                      "source": "meridian"}).json()
+    finally:
+        service.close()
+    assert found["query"] == BASES and found["hits"]
+    assert {h["source"] for h in found["hits"]} == {"Meridian Post"}
+    assert len({h["article_id"] for h in found["hits"]}) <= 3
+    assert set(found["hits"][0]) == {"article_id", "chunk_id", "title", "source", "published",
+                                     "url", "text", "score"}
+    assert generator.prompts == []
+
+
+def test_a_missing_or_empty_index_is_said_not_crashed_on(folder: Path) -> None:
+    service = _service(index="nowhere")
+    try:
+        with TestClient(create_app(service), base_url=LOCAL) as client:
+            for response in (client.post("/api/ask", json={"question": BASES}),
+                             client.get("/api/search", params={"q": BASES}),
+                             client.get("/api/index")):
+                assert response.status_code == 409
+                assert response.json()["error"].startswith("no index at ")
+                assert "--index" in response.json()["hint"]
+            # An index made meanwhile is found by the next request, without a restart.
+            runner.invoke(cli_app, ["ingest", "--sample", "--index", "nowhere"])
+            assert client.post("/api/ask", json={"question": BASES}).json()["answerable"]
+    finally:
+        service.close()
+
+
+def test_an_unexpected_error_is_a_500_without_a_traceback(
+        folder: Path, caplog: pytest.LogCaptureFixture) -> None:
+    service = _service(BrokenGenerator())
+    try:
+        with TestClient(create_app(service), base_url=LOCAL,
+                        raise_server_exceptions=False) as client:
+            response = client.post("/api/ask", json={"question": BASES})
+            sent = events(client.get("/api/ask", params={"q": BASES}).text)
+    finally:
+        service.close()
+    assert response.status_code == 500
+    assert response.json()["error"] == "the server failed to answer (its log says why)"
+    assert "secret" not in response.text and "Traceback" not in response.text
+    assert sent[-1][0] == "error" and sent[-1][1]["status"] == 500
+    assert "secret" not in json.dumps(sent)
+    assert "a bug deep inside" in caplog.text  # the log has it
+
+
+def test_the_host_must_be_the_bound_name(service: Service) -> None:
+    from qa.app.server.guard import bound_hosts
+
+    app = create_app(service, allowed_hosts=bound_hosts("127.0.0.1", 8000))
+    for base in ("http://127.0.0.1:8000", "http://localhost:8000"):
+        with TestClient(app, base_url=base) as client:
+            assert client.get("/api/index").status_code == 200
+    for base in ("http://attacker.example:8000", "http://127.0.0.1:9999", "http://testserver"):
+        with TestClient(app, base_url=base) as client:
+            refused = client.get("/api/index")
+            assert refused.status_code == 421
+            assert "does not answer for the host" in refused.json()["error"]
+            assert client.get("/docs").status_code == 421
+            assert client.post("/mcp", json={}).status_code == 421
+    exposed = create_app(service, allowed_hosts=bound_hosts("news.example", 8443))
+    with TestClient(exposed, base_url="http://news.example:8443") as client:
+        assert client.get("/api/index").status_code == 200
+    with TestClient(exposed, base_url=LOCAL) as client:
+        assert client.get("/api/index").status_code == 421
+
+
+def test_an_api_key_is_required_of_every_api_and_mcp_request(service: Service) -> None:
+    app = create_app(service, api_key="k3y-long-and-random")
+    with TestClient(app, base_url=LOCAL) as client:
+        for method, path in (("GET", "/api/index"), ("POST", "/api/ask"), ("GET", "/api/ask"),
+                             ("GET", "/api/articles/x"), ("POST", "/mcp")):
+            response = client.request(method, path)
+            assert response.status_code == 401, path
+            assert response.json()["error"] == "this server needs its API key"
+            assert response.headers["www-authenticate"] == "Bearer"
+        wrong = client.get("/api/index", headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401
+        right = client.get("/api/index", headers={"Authorization": "Bearer k3y-long-and-random"})
+        assert right.status_code == 200 and right.json()["articles"] == 24
+        assert client.get("/docs").status_code == 200  # the docs page holds no data
+
+
+def test_serving_beyond_loopback_needs_a_key(folder: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    result = runner.invoke(cli_app, ["serve", "--host", "0.0.0.0"])
+    assert result.exit_code == 1
+    assert "--host 0.0.0.0 would expose the archive beyond this machine" in result.stderr
+    assert "NEWSQA_API_KEY" in result.stderr
+
+
+def test_cors_is_off_unless_an_origin_is_given(service: Service) -> None:
+    page = {"Origin": "https://newsroom.example"}
+    preflight = {**page, "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "content-type"}
+    with TestClient(create_app(service), base_url=LOCAL) as client:
+        response = client.get("/api/index", headers=page)
+        assert "access-control-allow-origin" not in response.headers
+        assert "access-control-allow-origin" not in client.options(
+            "/api/ask", headers=preflight).headers
+    app = create_app(service, cors_origin="https://newsroom.example", api_key="k")
+    with TestClient(app, base_url=LOCAL) as client:
+        allowed = client.options("/api/ask", headers=preflight)
+        assert allowed.status_code == 200
+        assert allowed.headers["access-control-allow-origin"] == "https://newsroom.example"
+        response = client.get("/api/index", headers={**page, "Authorization": "Bearer k"})
+        assert response.headers["access-control-allow-origin"] == "https://newsroom.example"
+        other = client.get("/api/index", headers={"Origin": "https://elsewhere.example",
+                                                  "Authorization": "Bearer k"})
+        assert "access-control-allow-origin" not in other.headers
+
+
+def test_an_ingest_while_serving_is_seen_by_the_next_question(client: TestClient,
+                                                              folder: Path) -> None:
+    question = "Which ferry company will run the night crossing?"
+    before = client.post("/api/ask", json={"question": question}).json()
+    assert not before["answerable"]
+    assert client.get("/api/index").json()["articles"] == 24
+    news = folder / "news.jsonl"
+    news.write_text(json.dumps({
+        "url": "https://harborledger.example/2024/12/20/night-ferry",
+        "title": "Night ferry crossing to start in March", "published": "2024-12-20",
+        "source": "Harbor Ledger",
+        "text": "The Harbor Line will run the new night ferry crossing between Alder Bay and "
+                "Riverton from March, the port authority said on Friday. The ferry company "
+                "won the contract over two rivals."}) + "\n", encoding="utf-8")
+    assert runner.invoke(cli_app, ["ingest", str(news)]).exit_code == 0  # its own connection
+    after = client.post("/api/ask", json={"question": question}).json()
+    assert after["answerable"] and "Harbor Line" in after["answer"]
+    assert after["citations"][0]["title"] == "Night ferry crossing to start in March"
+    info = client.get("/api/index").json()
+    assert info["articles"] == 25 and info["last_published"] == "2024-12-20"
+
+
+def test_questions_are_answered_one_at_a_time_in_the_order_asked(folder: Path) -> None:
+    generator = SlowGenerator(SCRIPT, delay=0.01)
+    service = _service(generator)
+    order: list[str] = []
+    questions = [BASES, "Who reported that Russia intends to keep its bases?",
+                 "Which ferry company runs the crossing?"]
+    try:
+        futures = [service.submit(Query(q), lambda _: None, threading.Event())
+                   for q in questions]
+        for future in futures:
+            future.add_done_callback(lambda f: order.append(f.result().answer.question))
+        answers = [f.result(timeout=60).answer for f in futures]
+    finally:
+        service.close()
+    assert order == questions == [a.question for a in answers]
+    asked = [p.rsplit("Question: ", 1)[1].splitlines()[0] for p in generator.prompts]
+    assert [q for q in dict.fromkeys(asked)] == questions[:len(dict.fromkeys(asked))]
+
+
+def test_a_closed_stream_stops_its_generation_and_the_next_client_is_served(
+        folder: Path) -> None:
+    words = " ".join(f"word{n}" for n in range(200))
+    generator = SlowGenerator({"bases": words, "marathon": "Orlin Maddox [1]"}, delay=0.02)
+    service = _service(generator)
+    try:
+        stream = service.stream(Query(BASES))
+        for name, _ in ((e.name, e.data) for e in stream):
+            if name == "draft":
+                break
+        waiting = service.submit(Query("Who won the Riverton marathon?"), lambda _: None,
+                                 threading.Event())
+        stream.close()  # the client has gone
+        second = waiting.result(timeout=30).answer
+        stopped_at = generator.pieces
+    finally:
+        service.close()
+    assert stopped_at < 100, "the first generation ran on after its client left"
+    assert second.question == "Who won the Riverton marathon?"

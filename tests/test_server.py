@@ -1,13 +1,12 @@
-"""`newsqa serve`: the HTTP API through the real app (FastAPI's TestClient, and once a real
-uvicorn on a loopback port), with the fakes of tests/fakes.py; once with the real models."""
+"""`newsqa serve`: the HTTP API through the real app (FastAPI's TestClient, and a real uvicorn
+on a loopback port), with the fakes of tests/fakes.py; once with the real models."""
 
 from __future__ import annotations
 
 import io
 import json
 import threading
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,63 +16,28 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from qa.app.cli import app as cli_app
-from qa.app.context import use_models
 from qa.app.options import context
 from qa.app.repl import Session
 from qa.app.server.api import create_app
 from qa.app.server.service import Query, Service
-from tests.fakes import FakeEmbedder, FakeGenerator, FakeModels
+from tests.fakes import FakeEmbedder, FakeGenerator
+from tests.served import (
+    BASES,
+    LOCAL,
+    SCRIPT,
+    BrokenGenerator,
+    SlowGenerator,
+    events,
+    fake_service,
+    serving,
+)
 
 runner = CliRunner()
-BASES = "Which bases does Russia intend to keep?"
-SCRIPT = {"bases": "Tartus naval base and the Khmeimim air base [1]",
-          "reported": "TASS [1]", "ferry": "the Harbor Line [1]"}
-LOCAL = "http://127.0.0.1:8000"
-
-
-class SlowGenerator(FakeGenerator):
-    """The fake generator, `delay` seconds a piece, counting the pieces it gave."""
-
-    def __init__(self, script: dict[str, str], delay: float) -> None:
-        super().__init__(script)
-        self.delay = delay
-        self.pieces = 0
-
-    def complete(self, prompt: str, *, max_tokens: int, stop: Sequence[str]) -> Iterator[str]:
-        for piece in super().complete(prompt, max_tokens=max_tokens, stop=stop):
-            time.sleep(self.delay)
-            self.pieces += 1
-            yield piece
-
-
-class BrokenGenerator(FakeGenerator):
-    def complete(self, prompt: str, *, max_tokens: int, stop: Sequence[str]) -> Iterator[str]:
-        raise RuntimeError("a bug deep inside, /secret/path.py line 12")
 
 
 @pytest.fixture
-def folder(tmp_path: Path, fake_models: None, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A working folder whose `indexes/default` holds the sample, embedded by the fakes."""
-    monkeypatch.chdir(tmp_path)
-    for name in ("NEWSQA_MODEL", "NEWSQA_INDEX_DIR", "NEWSQA_API_KEY", "NEWSQA_LLM"):
-        monkeypatch.delenv(name, raising=False)
-    use_models(FakeModels(FakeEmbedder, lambda path: FakeGenerator(SCRIPT)))
-    result = runner.invoke(cli_app, ["ingest", "--sample"])
-    assert result.exit_code == 0, result.output
-    return tmp_path
-
-
-def _service(generator: FakeGenerator | None = None, index: str = "default") -> Service:
-    if generator is not None:
-        use_models(FakeModels(FakeEmbedder, lambda path: generator))
-    service = Service(context(index=index, generator=True))
-    service.warm_up()
-    return service
-
-
-@pytest.fixture
-def service(folder: Path) -> Iterator[Service]:
-    served = _service()
+def service(served_folder: Path) -> Iterator[Service]:
+    served = fake_service()
     yield served
     served.close()
 
@@ -82,18 +46,6 @@ def service(folder: Path) -> Iterator[Service]:
 def client(service: Service) -> Iterator[TestClient]:
     with TestClient(create_app(service), base_url=LOCAL) as test_client:
         yield test_client
-
-
-def events(text: str) -> list[tuple[str, dict[str, Any]]]:
-    """Server-sent events as (name, data), comments left out."""
-    found = []
-    for block in text.split("\n\n"):
-        lines = [line for line in block.splitlines() if line and not line.startswith(":")]
-        if lines:
-            name = next(line[7:] for line in lines if line.startswith("event: "))
-            data = next(line[6:] for line in lines if line.startswith("data: "))
-            found.append((name, json.loads(data)))
-    return found
 
 
 def _without_timings(answer: dict[str, Any]) -> dict[str, Any]:
@@ -208,7 +160,7 @@ def test_bad_input_is_a_4xx_with_the_clis_message_and_hint(
         assert (searched.status_code, searched.json()["error"]) == (status, message)
 
 
-def test_the_cli_prints_the_same_words(folder: Path) -> None:
+def test_the_cli_prints_the_same_words(served_folder: Path) -> None:
     result = runner.invoke(cli_app, ["ask", "--since", "soonish", BASES])
     assert result.exit_code == 1
     assert "--since 'soonish' is not a date" in result.stderr
@@ -253,9 +205,9 @@ def test_index_info_has_outlets_and_dates_for_the_filters(client: TestClient) ->
     assert (info["first_published"], info["last_published"]) == ("2024-11-20", "2024-12-19")
 
 
-def test_search_returns_passages_without_generating(folder: Path) -> None:
+def test_search_returns_passages_without_generating(served_folder: Path) -> None:
     generator = FakeGenerator(SCRIPT)
-    service = _service(generator)
+    service = fake_service(generator)
     try:
         with TestClient(create_app(service), base_url=LOCAL) as client:
             found = client.get("/api/search", params={"q": BASES, "k": 3,
@@ -270,8 +222,8 @@ def test_search_returns_passages_without_generating(folder: Path) -> None:
     assert generator.prompts == []
 
 
-def test_a_missing_or_empty_index_is_said_not_crashed_on(folder: Path) -> None:
-    service = _service(index="nowhere")
+def test_a_missing_or_empty_index_is_said_not_crashed_on(served_folder: Path) -> None:
+    service = fake_service(index="nowhere")
     try:
         with TestClient(create_app(service), base_url=LOCAL) as client:
             for response in (client.post("/api/ask", json={"question": BASES}),
@@ -288,8 +240,8 @@ def test_a_missing_or_empty_index_is_said_not_crashed_on(folder: Path) -> None:
 
 
 def test_an_unexpected_error_is_a_500_without_a_traceback(
-        folder: Path, caplog: pytest.LogCaptureFixture) -> None:
-    service = _service(BrokenGenerator())
+        served_folder: Path, caplog: pytest.LogCaptureFixture) -> None:
+    service = fake_service(BrokenGenerator())
     try:
         with TestClient(create_app(service), base_url=LOCAL,
                         raise_server_exceptions=False) as client:
@@ -342,7 +294,7 @@ def test_an_api_key_is_required_of_every_api_and_mcp_request(service: Service) -
         assert client.get("/docs").status_code == 200  # the docs page holds no data
 
 
-def test_serving_beyond_loopback_needs_a_key(folder: Path,
+def test_serving_beyond_loopback_needs_a_key(served_folder: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     result = runner.invoke(cli_app, ["serve", "--host", "0.0.0.0"])
     assert result.exit_code == 1
@@ -372,12 +324,12 @@ def test_cors_is_off_unless_an_origin_is_given(service: Service) -> None:
 
 
 def test_an_ingest_while_serving_is_seen_by_the_next_question(client: TestClient,
-                                                              folder: Path) -> None:
+                                                              served_folder: Path) -> None:
     question = "Which ferry company will run the night crossing?"
     before = client.post("/api/ask", json={"question": question}).json()
     assert not before["answerable"]
     assert client.get("/api/index").json()["articles"] == 24
-    news = folder / "news.jsonl"
+    news = served_folder / "news.jsonl"
     news.write_text(json.dumps({
         "url": "https://harborledger.example/2024/12/20/night-ferry",
         "title": "Night ferry crossing to start in March", "published": "2024-12-20",
@@ -393,9 +345,9 @@ def test_an_ingest_while_serving_is_seen_by_the_next_question(client: TestClient
     assert info["articles"] == 25 and info["last_published"] == "2024-12-20"
 
 
-def test_questions_are_answered_one_at_a_time_in_the_order_asked(folder: Path) -> None:
+def test_questions_are_answered_one_at_a_time_in_the_order_asked(served_folder: Path) -> None:
     generator = SlowGenerator(SCRIPT, delay=0.01)
-    service = _service(generator)
+    service = fake_service(generator)
     order: list[str] = []
     questions = [BASES, "Who reported that Russia intends to keep its bases?",
                  "Which ferry company runs the crossing?"]
@@ -413,10 +365,10 @@ def test_questions_are_answered_one_at_a_time_in_the_order_asked(folder: Path) -
 
 
 def test_a_closed_stream_stops_its_generation_and_the_next_client_is_served(
-        folder: Path) -> None:
+        served_folder: Path) -> None:
     words = " ".join(f"word{n}" for n in range(200))
     generator = SlowGenerator({"bases": words, "marathon": "Orlin Maddox [1]"}, delay=0.02)
-    service = _service(generator)
+    service = fake_service(generator)
     try:
         stream = service.stream(Query(BASES))
         for name, _ in ((e.name, e.data) for e in stream):
@@ -431,3 +383,28 @@ def test_a_closed_stream_stops_its_generation_and_the_next_client_is_served(
         service.close()
     assert stopped_at < 100, "the first generation ran on after its client left"
     assert second.question == "Who won the Riverton marathon?"
+
+
+def test_over_http_a_client_that_leaves_frees_the_model_for_the_next(
+        served_folder: Path) -> None:
+    import httpx2
+
+    words = " ".join(f"word{n}" for n in range(300))
+    generator = SlowGenerator({"bases": words, "marathon": "Orlin Maddox [1]"}, delay=0.02)
+    service = fake_service(generator)
+    try:
+        with serving(create_app(service, allowed_hosts=["127.0.0.1"])) as url, \
+                httpx2.Client(base_url=url, timeout=30) as http:
+            with http.stream("GET", "/api/ask", params={"q": BASES}) as stream:
+                for line in stream.iter_lines():
+                    if line.startswith("event: draft"):
+                        break  # leave after the first piece
+            started = generator.pieces
+            answer = http.post("/api/ask", json={"question": "Who won the Riverton marathon?"})
+            stopped_at = generator.pieces
+    finally:
+        service.close()
+    assert answer.status_code == 200
+    assert answer.json()["question"] == "Who won the Riverton marathon?"
+    # The first draft (300 pieces, 6 s) stopped soon after its client left.
+    assert started < 300 and stopped_at < 150

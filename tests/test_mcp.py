@@ -118,3 +118,21 @@ def test_the_tools_at_slash_mcp_of_the_server_behind_its_key(service: Service) -
     assert {tool.name for tool in listed.tools} == {"ask", "search", "get_article"}
     assert asked.structured_content["answerable"]
     assert "Khmeimim" in asked.structured_content["answer"]
+
+
+@pytest.mark.models
+def test_newsqa_mcp_on_stdio_with_the_real_models(sample_dir: Path) -> None:
+    import os
+    import sys
+
+    from mcp.client.stdio import StdioServerParameters
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSQA_")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    server = StdioServerParameters(command=sys.executable, args=["-m", "qa", "mcp"],
+                                   cwd=str(sample_dir), env=env)
+    result = _with_client(server, lambda c: c.call_tool("ask", {"question": BASES}))
+    assert not result.is_error
+    answer = result.structured_content
+    assert answer["answerable"] and "Khmeimim" in answer["answer"]
+    assert answer["citations"] and answer["model"] == "gemma-3-270m-q4_k_m.gguf"

@@ -408,3 +408,36 @@ def test_over_http_a_client_that_leaves_frees_the_model_for_the_next(
     assert answer.json()["question"] == "Who won the Riverton marathon?"
     # The first draft (300 pieces, 6 s) stopped soon after its client left.
     assert started < 300 and stopped_at < 150
+
+
+@pytest.mark.models
+def test_the_seed_question_with_the_real_models(sample_dir: Path, fake_models: None,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import run_newsqa
+
+    monkeypatch.chdir(sample_dir)
+    for name in ("NEWSQA_MODEL", "NEWSQA_INDEX_DIR", "NEWSQA_API_KEY", "NEWSQA_LLM"):
+        monkeypatch.delenv(name, raising=False)
+    printed = run_newsqa(sample_dir, "ask", "--json", BASES)
+    assert printed.returncode == 0, printed.stderr
+    service = Service(context(generator=True))  # the real models (fake_models installs none)
+    try:
+        assert service.warm_up() is None
+        with TestClient(create_app(service), base_url=LOCAL) as client:
+            answer = client.post("/api/ask", json={"question": BASES}).json()
+            sent = events(client.get("/api/ask", params={"q": BASES}).text)
+            texts = {c["article_id"]: client.get(f"/api/articles/{c['article_id']}").json()
+                     for c in answer["citations"]}
+    finally:
+        service.close()
+    assert answer["answerable"] and "Tartus" in answer["answer"] \
+        and "Khmeimim" in answer["answer"]
+    expected = json.loads(printed.stdout)
+    assert (answer["answer"], answer["citations"]) == (expected["answer"],
+                                                       expected["citations"])
+    for citation in answer["citations"]:
+        assert citation["quote"] in texts[citation["article_id"]]["text"]
+    names = [name for name, _ in sent]
+    assert "draft" in names and names[-1] == "done"
+    streamed = next(data for name, data in sent if name == "answer")
+    assert streamed["answer"] == answer["answer"]

@@ -441,3 +441,14 @@ def test_the_seed_question_with_the_real_models(sample_dir: Path, fake_models: N
     assert "draft" in names and names[-1] == "done"
     streamed = next(data for name, data in sent if name == "answer")
     assert streamed["answer"] == answer["answer"]
+
+
+def test_the_api_is_described_at_docs(client: TestClient) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200 and "/openapi.json" in page.text
+    schema = client.get("/openapi.json").json()
+    assert {"/api/ask", "/api/search", "/api/articles/{article_id}", "/api/index"} \
+        <= set(schema["paths"])
+    assert set(schema["paths"]["/api/ask"]) == {"get", "post"}
+    streamed = {p["name"] for p in schema["paths"]["/api/ask"]["get"]["parameters"]}
+    assert streamed == {"q", "since", "until", "as_of", "source", "k", "previous"}

@@ -74,10 +74,12 @@ def create_app(service: Service, *, api_key: str | None = None,
         async with tools.running() if tools is not None else contextlib.nullcontext():
             yield
 
-    app = FastAPI(title="newsqa", lifespan=lifespan, docs_url=None, redoc_url=None,
+    # /docs is FastAPI's Swagger UI, which loads its script from a CDN (FastAPI has no offline
+    # copy; the one on PyPI, swagger-ui-bundle, is Swagger UI 4, which cannot read OpenAPI 3.1).
+    # Offline, /openapi.json is the same description.
+    app = FastAPI(title="newsqa", lifespan=lifespan, redoc_url=None,
                   description="Answers from a local news archive, with citations a reader "
                               "can check: the answer contract of `newsqa ask --json`.")
-    _add_docs(app)
     _add_errors(app)
     _add_routes(app, service)
     if tools is not None:
@@ -201,26 +203,3 @@ def _add_errors(app: FastAPI) -> None:
     app.add_exception_handler(NewsqaError, known)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(Exception, known)
-
-
-def _add_docs(app: FastAPI) -> None:
-    """The OpenAPI page: Swagger UI from the `swagger-ui-bundle` package when it is
-    installed (offline); else from its CDN, as FastAPI serves it (needs the network)."""
-    from fastapi.openapi.docs import get_swagger_ui_html
-    from fastapi.responses import HTMLResponse
-
-    urls: dict[str, Any] = {}
-    try:
-        from starlette.staticfiles import StaticFiles
-        from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-not-found]
-
-        app.mount("/docs-assets", StaticFiles(directory=swagger_ui_path), name="docs-assets")
-        urls = {"swagger_js_url": "/docs-assets/swagger-ui-bundle.js",
-                "swagger_css_url": "/docs-assets/swagger-ui.css",
-                "swagger_favicon_url": "/docs-assets/favicon-32x32.png"}
-    except ImportError:
-        pass
-
-    @app.get("/docs", include_in_schema=False)
-    async def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="newsqa API", **urls)

@@ -276,6 +276,12 @@ def test_the_host_must_be_the_bound_name(service: Service) -> None:
         assert client.get("/api/index").status_code == 200
     with TestClient(exposed, base_url=LOCAL) as client:
         assert client.get("/api/index").status_code == 421
+    # Bound to every address (which needs a key), any name the machine has is its name.
+    assert bound_hosts("0.0.0.0", 8000) == ["*"]
+    everywhere = create_app(service, allowed_hosts=bound_hosts("0.0.0.0", 8000), api_key="k")
+    with TestClient(everywhere, base_url="http://192.0.2.7:8000",
+                    headers={"Authorization": "Bearer k"}) as client:
+        assert client.get("/api/index").status_code == 200
 
 
 def test_an_api_key_is_required_of_every_api_and_mcp_request(service: Service) -> None:

@@ -14,11 +14,15 @@ from typing import Any
 
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]")  # any port: a name alone allows any
 PROTECTED = ("/api", "/mcp")
+ANY = "*"
 
 
 def bound_hosts(host: str, port: int) -> list[str]:
     """The `Host` values a server bound to `host:port` answers to: the loopback names when it
-    is bound to loopback, else the name it was given."""
+    is bound to loopback, else the name it was given; any name when bound to every address
+    (0.0.0.0, ::), which it is only with an API key, so a page rebound to it has no key."""
+    if host in ("0.0.0.0", "::", ""):
+        return [ANY]
     if host in ("127.0.0.1", "localhost", "::1"):
         return [f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}"]
     shown = f"[{host}]" if ":" in host else host
@@ -37,6 +41,8 @@ def _split(host: str) -> tuple[str, str | None]:
 def host_allowed(host: str, allowed: Sequence[str]) -> bool:
     """Whether `host` (a request's `Host`) is one of `allowed` (a name alone: any port)."""
     name, port = _split(host.strip().lower())
+    if ANY in allowed:
+        return True
     for entry in allowed:
         allowed_name, allowed_port = _split(entry.strip().lower())
         if name == allowed_name and allowed_port in (None, port):

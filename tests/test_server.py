@@ -458,3 +458,22 @@ def test_the_api_is_described_at_docs(client: TestClient) -> None:
     assert set(schema["paths"]["/api/ask"]) == {"get", "post"}
     streamed = {p["name"] for p in schema["paths"]["/api/ask"]["get"]["parameters"]}
     assert streamed == {"q", "since", "until", "as_of", "source", "k", "previous"}
+
+
+def test_over_http_a_post_whose_client_left_frees_its_turn(served_folder: Path) -> None:
+    import httpx2
+
+    words = " ".join(f"word{n}" for n in range(300))
+    generator = SlowGenerator({"bases": words, "marathon": "Orlin Maddox [1]"}, delay=0.02)
+    service = fake_service(generator)
+    try:
+        with serving(create_app(service, allowed_hosts=["127.0.0.1"])) as url:
+            with pytest.raises(httpx2.TimeoutException):
+                httpx2.post(f"{url}/api/ask", json={"question": BASES}, timeout=1.0)
+            answer = httpx2.post(f"{url}/api/ask", timeout=30,
+                                 json={"question": "Who won the Riverton marathon?"})
+            stopped_at = generator.pieces
+    finally:
+        service.close()
+    assert answer.status_code == 200 and answer.json()["answerable"] is not None
+    assert stopped_at < 200, "the first generation ran on after its client left"

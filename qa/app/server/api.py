@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from qa.app.server.events import Event, answer_events, error_event, error_words, status_of
 from qa.app.server.guard import LOOPBACK, Guard
+from qa.app.server.lanes import Cancelled
 from qa.app.server.service import Query as Asked
 from qa.core.errors import NewsqaError
 
@@ -100,12 +101,17 @@ def create_app(service: Service, *, api_key: str | None = None,
 
 def _add_routes(app: FastAPI, service: Service) -> None:
     @app.post("/api/ask", summary="Answer a question (the `newsqa ask --json` object)")
-    async def ask(body: AskBody) -> JSONResponse:
+    async def ask(body: AskBody, request: Request) -> JSONResponse:
         query = Asked(body.question, body.since, body.until, body.as_of, body.source, body.k,
                       tuple(body.previous))
-        future = service.submit(query, lambda _: None, threading.Event())
-        answered = await asyncio.wrap_future(future)
-        return JSONResponse(answered.answer.to_json())
+        cancelled = threading.Event()
+        answered = asyncio.wrap_future(service.submit(query, lambda _: None, cancelled))
+        answered.add_done_callback(lambda f: f.cancelled() or f.exception())  # read, not lost
+        while not (await asyncio.wait({answered}, timeout=KEEP_ALIVE_S))[0]:
+            if await request.is_disconnected():  # gone while waiting: free its turn
+                cancelled.set()
+                raise Cancelled
+        return JSONResponse(answered.result().answer.to_json())
 
     @app.get("/api/ask", summary="Answer a question, streamed as server-sent events",
              response_class=StreamingResponse)
@@ -178,7 +184,7 @@ def _sse(event: Event) -> str:
 
 
 def _logged(exc: BaseException) -> BaseException:
-    if not isinstance(exc, NewsqaError):
+    if not isinstance(exc, NewsqaError | Cancelled):
         log.error("request failed", exc_info=exc)
     return exc
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from qa.store.index import Index
 
 INTERNAL = "the server failed to answer (its log says why)"
+CLIENT_GONE = 499  # as nginx logs a request its client closed
 
 
 @dataclass(frozen=True)
@@ -61,11 +62,13 @@ def quote_offsets(answer: Answer, index: Index) -> tuple[tuple[int, int] | None,
 
 def status_of(exc: BaseException) -> int:
     """The HTTP status of an error: what was asked for is missing (404), the index cannot
-    answer (409), too many waiting (429), any other problem with the request (400), a bug
-    (500)."""
-    from qa.app.server.lanes import Busy, IndexUnavailable
+    answer (409), too many waiting (429), any other problem with the request (400), the client
+    has gone (499, nobody reads it), a bug (500)."""
+    from qa.app.server.lanes import Busy, Cancelled, IndexUnavailable
     from qa.app.server.service import NotFound
 
+    if isinstance(exc, Cancelled):
+        return CLIENT_GONE
     if isinstance(exc, NotFound):
         return 404
     if isinstance(exc, IndexUnavailable):
@@ -78,8 +81,12 @@ def status_of(exc: BaseException) -> int:
 def error_words(exc: BaseException) -> tuple[str, str | None]:
     """The message and hint a client is shown: the CLI's for a NewsqaError, nothing of the
     inside for a bug."""
+    from qa.app.server.lanes import Cancelled
+
     if isinstance(exc, NewsqaError):
         return exc.message, exc.hint
+    if isinstance(exc, Cancelled):
+        return "the answer was stopped: its client had gone", None
     return INTERNAL, "try again; if it happens again, report it with the server's log"
 
 

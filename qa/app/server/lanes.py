@@ -66,6 +66,8 @@ class Lane:
         self._stack: contextlib.ExitStack | None = None
         self._index: Index | None = None
         self._identity: tuple[int, int] | None = None
+        self._closing = False
+        self._running: _Job[Any] | None = None
         self._thread = threading.Thread(target=self._work, name=f"lane-{name}", daemon=True)
         self._thread.start()
 
@@ -87,7 +89,12 @@ class Lane:
         return self.submit(run).result()
 
     def close(self) -> None:
-        """Finish the jobs queued, then close the index and end the thread."""
+        """Stop the job running and drop those waiting (their futures raise `Cancelled`),
+        then close the index and end the thread."""
+        self._closing = True
+        running = self._running
+        if running is not None:
+            running.cancelled.set()
         self._jobs.put(None)
         self._thread.join(timeout=30)
 
@@ -95,15 +102,18 @@ class Lane:
 
     def _work(self) -> None:
         while (job := self._jobs.get()) is not None:
-            if job.cancelled.is_set():
+            if job.cancelled.is_set() or self._closing:
                 job.future.set_exception(Cancelled())
                 continue
             if not job.future.set_running_or_notify_cancel():
                 continue
+            self._running = job
             try:
                 job.future.set_result(job.run(self._current()))
             except BaseException as exc:  # the caller's to report (a NewsqaError, a bug)
                 job.future.set_exception(_known(exc))
+            finally:
+                self._running = None
         self._close_index()
 
     def _current(self) -> Index:

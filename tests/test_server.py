@@ -142,9 +142,12 @@ def test_a_follow_up_is_rewritten_as_the_repl_rewrites_it(client: TestClient) ->
      "--source 'Gazette' matches no outlet in the index",
      "the outlets: Evening Dispatch, Harbor Ledger, Lakeside Courier, Meridian Post, "
      "Northgate Wire"),
-    ({"question": BASES, "k": "five"}, 400,
-     "k: Input should be a valid integer, unable to parse string as an integer",
+    ({"question": BASES, "k": "five"}, 400, "--k 'five' is not a whole number", "try --k 5"),
+    ({"question": BASES, "k": 2.5}, 400,
+     "k: Input should be a valid integer, got a number with a fractional part",
      "see the API at /docs"),
+    ({"question": BASES, "previous": "not a list"}, 400,
+     "previous: Input should be a valid list", "see the API at /docs"),
     ({}, 400, "question: Field required", "see the API at /docs"),
 ])
 def test_bad_input_is_a_4xx_with_the_clis_message_and_hint(
@@ -152,12 +155,23 @@ def test_bad_input_is_a_4xx_with_the_clis_message_and_hint(
     response = client.post("/api/ask", json=body)
     assert (response.status_code, response.json()) == (status, {"error": message,
                                                                 "hint": hint})
-    if "question" in body and not isinstance(body.get("k", 1), str):
+    if "question" in body and "see the API at /docs" not in hint:
         params = {"q" if key == "question" else key: value for key, value in body.items()}
         sent = events(client.get("/api/ask", params=params).text)
         assert sent == [("error", {"message": message, "hint": hint, "status": status})]
         searched = client.get("/api/search", params=params)
         assert (searched.status_code, searched.json()["error"]) == (status, message)
+
+
+def test_empty_fields_are_no_filters(client: TestClient) -> None:
+    empty = {"since": "", "until": "", "as_of": "", "source": "", "k": ""}
+    plain = client.post("/api/ask", json={"question": BASES}).json()
+    posted = client.post("/api/ask", json={"question": BASES, **empty}).json()
+    assert _without_timings(posted) == _without_timings(plain)
+    sent = events(client.get("/api/ask", params={"q": BASES, **empty}).text)
+    assert sent[-1][0] == "done"
+    found = client.get("/api/search", params={"q": BASES, **empty})
+    assert found.status_code == 200 and found.json()["hits"]
 
 
 def test_the_cli_prints_the_same_words(served_folder: Path) -> None:

@@ -14,7 +14,7 @@ import contextlib
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import FastAPI, Query, Request
@@ -27,6 +27,7 @@ from qa.app.server.events import Event, answer_events, error_event, error_words,
 from qa.app.server.guard import LOOPBACK, Guard
 from qa.app.server.lanes import Cancelled
 from qa.app.server.service import Query as Asked
+from qa.app.server.service import whole_number
 from qa.core.errors import NewsqaError
 
 if TYPE_CHECKING:
@@ -43,7 +44,7 @@ class AskBody(BaseModel):
     until: str | None = Field(None, description="Only articles published on or before.")
     as_of: str | None = Field(None, description="Answer as of this date.")
     source: str | None = Field(None, description="Only this outlet (any part of its name).")
-    k: int | None = Field(None, description="How many articles to retrieve (1 to 100).")
+    k: int | str | None = Field(None, description="How many articles to retrieve (1 to 100).")
     previous: list[str] = Field(default_factory=list, description=(
         "The conversation's earlier questions, oldest first: a follow-up is rewritten from "
         "them as the REPL rewrites it."))
@@ -53,7 +54,7 @@ Since = Annotated[str | None, Query(description="Only articles published on or a
 Until = Annotated[str | None, Query(description="Only articles published on or before.")]
 AsOf = Annotated[str | None, Query(description="Answer as of this date.")]
 Source = Annotated[str | None, Query(description="Only this outlet (any part of its name).")]
-K = Annotated[int | None, Query(description="How many articles to retrieve (1 to 100).")]
+K = Annotated[str | None, Query(description="How many articles to retrieve (1 to 100).")]
 Previous = Annotated[list[str] | None, Query(description=(
     "An earlier question of the conversation (repeat, oldest first)."))]
 
@@ -102,8 +103,8 @@ def create_app(service: Service, *, api_key: str | None = None,
 def _add_routes(app: FastAPI, service: Service) -> None:
     @app.post("/api/ask", summary="Answer a question (the `newsqa ask --json` object)")
     async def ask(body: AskBody, request: Request) -> JSONResponse:
-        query = Asked(body.question, body.since, body.until, body.as_of, body.source, body.k,
-                      tuple(body.previous))
+        query = Asked(body.question, body.since, body.until, body.as_of, body.source,
+                      whole_number(body.k), tuple(body.previous))
         cancelled = threading.Event()
         answered = asyncio.wrap_future(service.submit(query, lambda _: None, cancelled))
         answered.add_done_callback(lambda f: f.cancelled() or f.exception())  # read, not lost
@@ -118,7 +119,9 @@ def _add_routes(app: FastAPI, service: Service) -> None:
     async def ask_stream(q: str, since: Since = None, until: Until = None, as_of: AsOf = None,
                          source: Source = None, k: K = None, previous: Previous = None
                          ) -> StreamingResponse:
-        query = Asked(q, since, until, as_of, source, k, tuple(previous or ()))
+        def query() -> Asked:  # read in the stream: a bad `k` is an `error` event too
+            return Asked(q, since, until, as_of, source, whole_number(k), tuple(previous or ()))
+
         return StreamingResponse(_events(service, query), media_type="text/event-stream",
                                  headers={"X-Accel-Buffering": "no",
                                           "Cache-Control": "no-cache"})
@@ -126,7 +129,8 @@ def _add_routes(app: FastAPI, service: Service) -> None:
     @app.get("/api/search", summary="The passages retrieval finds (no generation)")
     async def search(q: str, since: Since = None, until: Until = None, as_of: AsOf = None,
                      source: Source = None, k: K = None) -> dict[str, Any]:
-        return await run_in_threadpool(service.search, Asked(q, since, until, as_of, source, k))
+        return await run_in_threadpool(
+            service.search, Asked(q, since, until, as_of, source, whole_number(k)))
 
     @app.get("/api/articles/{article_id}", summary="A stored article and its copies")
     async def article(article_id: str, quote: Annotated[str | None, Query(description=(
@@ -139,7 +143,7 @@ def _add_routes(app: FastAPI, service: Service) -> None:
         return await run_in_threadpool(service.index_info)
 
 
-async def _events(service: Service, query: Asked) -> AsyncIterator[str]:
+async def _events(service: Service, query: Callable[[], Asked]) -> AsyncIterator[str]:
     """The answer's events as server-sent events, generated in the answer lane and handed
     to this loop as they come; a client gone (this generator closed) stops the generation."""
     loop = asyncio.get_running_loop()
@@ -153,7 +157,7 @@ async def _events(service: Service, query: Asked) -> AsyncIterator[str]:
             cancelled.set()
 
     try:
-        future = service.submit(query, emit, cancelled)
+        future = service.submit(query(), emit, cancelled)
     except Exception as exc:
         yield _sse(error_event(_logged(exc)))
         return
@@ -202,7 +206,8 @@ def _add_errors(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         problems = exc.errors()
         first = problems[0] if problems else {}
-        where = ".".join(str(p) for p in first.get("loc", ())[1:]) or "the request"
+        loc = first.get("loc", ())
+        where = str(loc[1]) if len(loc) > 1 else "the request"  # the field, as the client named it
         return JSONResponse({"error": f"{where}: {first.get('msg', 'invalid')}",
                              "hint": "see the API at /docs"}, status_code=400)
 

@@ -24,6 +24,7 @@ from qa.core.records import Answer, Filters
 
 if TYPE_CHECKING:
     import contextlib
+    from concurrent.futures import Future
 
     from qa.app.context import AppContext
     from qa.app.repl import Turn
@@ -48,6 +49,16 @@ class Query:
     source: str | None = None
     k: int | None = None  # None: the settings' k
     previous: tuple[str, ...] = ()  # the conversation's earlier questions, oldest first
+
+
+def whole_number(value: str | int | None) -> int | None:
+    """`k` as a client sends it (a number, digits, empty for the default), or the error."""
+    if value is None or isinstance(value, int) or not value.strip():
+        return value if isinstance(value, int) else None
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise NewsqaError(f"--k {value!r} is not a whole number", hint="try --k 5") from None
 
 
 @dataclass(frozen=True)
@@ -121,14 +132,15 @@ class Service:
         if any(len(p) > MAX_QUESTION_CHARS for p in query.previous):
             raise NewsqaError(f"an earlier question is longer than {MAX_QUESTION_CHARS:,} "
                               "characters", hint="send the questions as they were asked")
-        filters = Filters(since=date_option(query.since, "--since"),
-                          until=date_option(query.until, "--until"),
-                          source=query.source or None).ending(
-                              date_option(query.as_of, "--as-of"))
+        # An empty field is no filter (a form sends `since=` when the box is left empty).
+        filters = Filters(since=date_option(query.since or None, "--since"),
+                          until=date_option(query.until or None, "--until"),
+                          source=(query.source or "").strip() or None).ending(
+                              date_option(query.as_of or None, "--as-of"))
         return question, filters, k
 
     def submit(self, query: Query, emit: Callable[[Event], None],
-               cancelled: threading.Event) -> Any:
+               cancelled: threading.Event) -> Future[Answered]:
         """Queue `query` for the answer lane; `emit` is told the stages and the draft as they
         come (in the lane's thread). Returns the future of an `Answered`. A bad query raises
         here, before anything is queued."""
@@ -139,8 +151,7 @@ class Service:
 
     def ask(self, query: Query) -> Answer:
         """The answer `newsqa ask --json` gives (waiting its turn)."""
-        answered: Answered = self.submit(query, lambda _: None, threading.Event()).result()
-        return answered.answer
+        return self.submit(query, lambda _: None, threading.Event()).result().answer
 
     def stream(self, query: Query, cancelled: threading.Event | None = None) -> Iterator[Event]:
         """The events of answering `query`: `status`, `draft` pieces, `answer`, one `citation`

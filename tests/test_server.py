@@ -49,7 +49,9 @@ def client(service: Service) -> Iterator[TestClient]:
 
 
 def _without_timings(answer: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in answer.items() if k != "timings"}
+    """The answer object as `newsqa ask --json` prints it, but its timings (what the API adds
+    is left out: `closest`)."""
+    return {k: v for k, v in answer.items() if k not in ("timings", "closest")}
 
 
 def test_ask_returns_what_newsqa_ask_json_prints(client: TestClient) -> None:
@@ -64,6 +66,11 @@ def test_ask_returns_what_newsqa_ask_json_prints(client: TestClient) -> None:
     refused = client.post("/api/ask", json={"question": BASES, "until": "2024-11-30"}).json()
     assert refused["answerable"] is False and refused["citations"] == []
     assert refused["retrieved"]
+    # Added: the closest articles, each once, best first, with what a reader picks them by.
+    ids = list(dict.fromkeys(r["article_id"] for r in refused["retrieved"]))
+    assert [c["article_id"] for c in refused["closest"]] == ids
+    assert set(refused["closest"][0]) == {"article_id", "title", "source", "published", "url"}
+    assert all(c["published"] <= "2024-11-30" for c in refused["closest"])
 
 
 def test_the_stream_sends_stages_draft_answer_each_citation_once_then_done(
@@ -82,7 +89,7 @@ def test_the_stream_sends_stages_draft_answer_each_citation_once_then_done(
     draft = "".join(data["text"] for name, data in sent if name == "draft")
     assert draft.strip() == SCRIPT["bases"]
     answer = sent[answer_at][1]
-    assert "citations" not in answer and answer["answerable"]
+    assert "citations" not in answer and answer["answerable"] and answer["closest"]
     assert answer["answer"] == "Tartus naval base and the Khmeimim air base [1]."
     citations = [data for name, data in sent if name == "citation"]
     posted = client.post("/api/ask", json={"question": BASES}).json()

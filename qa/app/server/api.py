@@ -23,7 +23,14 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from qa.app.server.events import Event, answer_events, error_event, error_words, status_of
+from qa.app.server.events import (
+    Event,
+    answer_events,
+    answer_json,
+    error_event,
+    error_words,
+    status_of,
+)
 from qa.app.server.guard import LOOPBACK, Guard
 from qa.app.server.lanes import Cancelled
 from qa.app.server.service import Query as Asked
@@ -112,7 +119,7 @@ def _add_routes(app: FastAPI, service: Service) -> None:
             if await request.is_disconnected():  # gone while waiting: free its turn
                 cancelled.set()
                 raise Cancelled
-        return JSONResponse(answered.result().answer.to_json())
+        return JSONResponse(answer_json(answered.result().answer))
 
     @app.get("/api/ask", summary="Answer a question, streamed as server-sent events",
              response_class=StreamingResponse)

@@ -27,11 +27,23 @@ class Event:
     data: dict[str, Any]
 
 
+def answer_json(answer: Answer) -> dict[str, Any]:
+    """The `newsqa ask --json` object, with `closest`: the retrieved articles, best first,
+    each once, with what a reader needs to pick one (a refusal shows them)."""
+    closest: dict[str, dict[str, Any]] = {}
+    for hit in answer.retrieved:
+        article = hit.article
+        closest.setdefault(article.id, {
+            "article_id": article.id, "title": article.title, "source": article.source,
+            "published": article.published, "url": article.url})
+    return {**answer.to_json(), "closest": list(closest.values())}
+
+
 def answer_events(answered: Answered) -> Iterator[Event]:
     """The verified answer (without its citations), then each citation once, with where its
     quote is in the article's text, then each news note."""
     answer = answered.answer
-    shown = answer.to_json()
+    shown = answer_json(answer)
     del shown["citations"]
     if not answer.notes:
         del shown["notes"]

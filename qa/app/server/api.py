@@ -95,8 +95,6 @@ def create_app(service: Service, *, api_key: str | None = None,
         from starlette.routing import Route
 
         app.router.routes.append(Route("/mcp", tools, include_in_schema=False))
-    # ---- the page (qa/app/server/page.py) is included here when it is merged:
-    # app.include_router(page.router)
     app.add_middleware(Guard, allowed_hosts=allowed_hosts, api_key=api_key)
     if cors_origin is not None:
         from starlette.middleware.cors import CORSMiddleware

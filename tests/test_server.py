@@ -253,6 +253,9 @@ def test_a_missing_or_empty_index_is_said_not_crashed_on(served_folder: Path) ->
                 assert response.status_code == 409
                 assert response.json()["error"].startswith("no index at ")
                 assert "--index" in response.json()["hint"]
+            sent = events(client.get("/api/ask", params={"q": BASES}).text)
+            assert [name for name, _ in sent] == ["error"]
+            assert sent[0][1]["status"] == 409 and sent[0][1]["message"].startswith("no index")
             # An index made meanwhile is found by the next request, without a restart.
             runner.invoke(cli_app, ["ingest", "--sample", "--index", "nowhere"])
             assert client.post("/api/ask", json={"question": BASES}).json()["answerable"]

@@ -104,8 +104,9 @@ def cpu() -> str:
             f"flags: {' '.join(shown) or 'none of avx2/fma/avx512'}")
 
 
-def others() -> str:
-    """The other processes using the CPU now (the machine is shared), busiest first."""
+def others(*ours: int) -> str:
+    """The other processes using the CPU now (the machine is shared), busiest first; `ours`
+    (and this one) left out."""
     try:
         listing = subprocess.run(["ps", "-eo", "pid,pcpu,args", "--sort=-pcpu"],
                                  capture_output=True, text=True, check=True).stdout
@@ -114,7 +115,8 @@ def others() -> str:
     busy = []
     for line in listing.splitlines()[1:]:
         pid, pcpu, command = line.split(None, 2)
-        if int(pid) != os.getpid() and float(pcpu) >= 10 and not command.startswith("ps "):
+        if int(pid) not in (os.getpid(), *ours) and float(pcpu) >= 10 \
+                and not command.startswith("ps "):
             busy.append(f"{command[:70]} ({pcpu}% CPU)")
     return "; ".join(busy[:4]) or "none above 10% CPU"
 
@@ -208,7 +210,7 @@ def main() -> None:
             thread.join()
         wall = time.perf_counter() - load_began
         rss = peak_rss_mb(server.pid)
-        busy = others()
+        busy = others(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=60)

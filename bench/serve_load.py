@@ -18,6 +18,7 @@ import platform
 import queue
 import random
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -167,13 +168,23 @@ def main() -> None:
                         "the sample (else one is made in a temporary folder)")
     parser.add_argument("--out", type=Path, help="also write the report here")
     args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="serve-load-"))  # removed at the end
+    out = args.out.resolve() if args.out is not None else None
+    here = Path.cwd()
+    try:
+        measure(args, work, out)
+    finally:
+        os.chdir(here)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(args: argparse.Namespace, work: Path, out: Path | None) -> None:
     lines: list[str] = []
 
     def say(line: str) -> None:
         print(line, flush=True)
         lines.append(line)
 
-    work = Path(tempfile.mkdtemp(prefix="serve-load-"))
     index_dir = args.index_dir.resolve() if args.index_dir else work / "indexes"
     if args.index_dir is None:
         subprocess.run(newsqa("ingest", "--sample", "--index-dir", str(index_dir)), cwd=work,
@@ -280,8 +291,8 @@ def main() -> None:
     answerable = sum(1 for _, _, a in results if a["answerable"])
     say(f"answerable {answerable} of {len(results)}; load average after: "
         f"{os.getloadavg()[0]:.2f}")
-    if args.out is not None:
-        args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if out is not None:
+        out.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

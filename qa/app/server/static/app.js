@@ -74,7 +74,8 @@ function params(q, chosen, previous) {
   return out;
 }
 
-function ask(q, { record = true } = {}) {
+// Ask `q` with the filters chosen (or `chosen`: a permalink's, as written there).
+function ask(q, { record = true, chosen = null } = {}) {
   q = q.trim();
   if (!q) {
     question.setAttribute("aria-invalid", "true");
@@ -84,7 +85,7 @@ function ask(q, { record = true } = {}) {
   }
   question.removeAttribute("aria-invalid");
   stop(true);
-  const chosen = filters();
+  chosen = chosen || filters();
   const previous = conversation.previous.slice(-MAX_PREVIOUS);
   const query = params(q, chosen, previous);
   const permalink = `${root}/?${query}`;
@@ -220,7 +221,9 @@ async function start() {
   setFilters(linked.values);
   if (linked.q) {
     conversation.previous = linked.previous.filter((p) => p.trim()).slice(-MAX_PREVIOUS);
-    ask(linked.q, { record: false });
+    // A value the form cannot hold (a bad date) is still sent, for the server to explain.
+    const chosen = Object.fromEntries(Object.entries(linked.values).filter(([, v]) => v));
+    ask(linked.q, { record: false, chosen });
   } else {
     question.focus();
   }

@@ -136,7 +136,6 @@ export class Turn {
   }
 
   async done() {
-    this.el.setAttribute("aria-busy", "false");
     const answer = this.answer || {};
     if (answer.answerable === false && !this.citations.size) await this.showClosest(answer);
     const total = answer.timings && answer.timings.total_s;
@@ -145,6 +144,7 @@ export class Turn {
       .filter(Boolean).join(" · ");
     this.copyButton.hidden = !this.answer;
     this.actionsEl.hidden = false;
+    this.el.setAttribute("aria-busy", "false");
   }
 
   // A refusal's closest sources: the answer's own list if it has one, else the articles it

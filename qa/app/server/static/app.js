@@ -2,7 +2,8 @@
 // (server-sent events from GET /api/ask), and permalinks (the URL holds the question, the
 // filters and the earlier questions; loading such a URL asks it).
 import { Turn } from "./answer.js";
-import { announce, formatDay, getJson, problemEl, problemOf, root } from "./dom.js";
+import { announce, formatDay, getJson, problemEl, root, setKey } from "./dom.js";
+import { openStream } from "./stream.js";
 
 const FILTERS = ["source", "since", "until", "as_of"];
 const MAX_PREVIOUS = 20;
@@ -101,14 +102,8 @@ function ask(q, { record = true, chosen = null } = {}) {
 }
 
 function stream(query, turn) {
-  const url = `${root}/api/ask?${query}`;
-  const source = new EventSource(url);
-  let heard = false;
-  let over = false;
-  running = { source, turn };
-  setRunning(true);
+  let source = null;
   const finish = () => {
-    over = true;
     source.close();
     if (running && running.source === source) running = null;
     setRunning(false);
@@ -120,43 +115,19 @@ function stream(query, turn) {
     citation: (d) => turn.citation(d),
     note: (d) => turn.note(d.text || ""),
     done: () => { finish(); turn.done(); },
+    error: (d) => { finish(); turn.error(d); },
   };
-  const dispatch = (name, raw) => {
-    let data;
-    try { data = JSON.parse(raw || "{}"); } catch { return; }
-    heard = true;
-    if (name === "message") name = data.event || data.type; // unnamed events, if any
-    if (name === "error") { finish(); turn.error(data); return; }
-    if (handlers[name]) handlers[name](data);
-  };
-  for (const name of Object.keys(handlers)) {
-    source.addEventListener(name, (event) => dispatch(name, event.data));
-  }
-  source.addEventListener("message", (event) => dispatch("message", event.data));
-  source.addEventListener("error", (event) => {
-    if (event.data) { dispatch("error", event.data); return; } // the server's own error event
-    if (over) return;
-    finish();
-    if (heard) {
-      turn.error({ message: "the connection closed before the answer was complete",
-        hint: "ask again" });
-    } else {
-      explain(url).then((problem) => turn.error(problem));
-    }
+  source = openStream(`${root}/api/ask?${query}`, {
+    event(name, raw) {
+      let data;
+      try { data = JSON.parse(raw || "{}"); } catch { return; }
+      if (name === "message") name = data.event || data.type; // unnamed events, if any
+      if (handlers[name]) handlers[name](data);
+    },
+    broken(problem) { finish(); turn.error(problem); },
   });
-}
-
-// Why a stream did not open: EventSource cannot read an error response, so it is fetched.
-async function explain(url) {
-  const abort = new AbortController();
-  try {
-    const response = await fetch(url, { signal: abort.signal, headers: { Accept: "application/json" } });
-    if (!response.ok) return await problemOf(response);
-    abort.abort();
-    return { message: "the answer stream was interrupted", hint: "ask again" };
-  } catch {
-    return { message: "the server cannot be reached", hint: "is `newsqa serve` still running?" };
-  }
+  running = { source, turn };
+  setRunning(true);
 }
 
 function stop(quietly = false) {
@@ -208,15 +179,39 @@ function fromUrl() {
   return { q: (url.get("q") || "").trim(), values, previous: url.getAll("previous") };
 }
 
-async function start() {
-  const linked = fromUrl();
+// The archive, or why it cannot be read; true when it was read.
+async function reachIndex() {
+  const box = field("page-error");
   try {
     await loadIndex();
+    box.hidden = true;
+    field("key-form").hidden = true;
+    return true;
   } catch (problem) {
     field("index-info").textContent = "The archive could not be read.";
-    const box = field("page-error");
     box.replaceChildren(...problemEl(problem));
     box.hidden = false;
+    if (problem.status === 401) {
+      setKey(null);
+      field("key-form").hidden = false;
+      field("api-key").focus();
+    }
+    return false;
+  }
+}
+
+field("key-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  setKey(field("api-key").value.trim());
+  field("api-key").value = "";
+  if (await reachIndex()) start(false);
+});
+
+async function start(reach = true) {
+  const linked = fromUrl();
+  if (reach && !(await reachIndex()) && !field("key-form").hidden) {
+    document.body.dataset.ready = "true"; // waiting for the key
+    return;
   }
   setFilters(linked.values);
   if (linked.q) {

@@ -1,6 +1,19 @@
-// Small DOM helpers. Text is always set with textContent: article fields are untrusted.
+// Small DOM helpers, requests and words. Text is always set with textContent: article fields
+// are untrusted.
 
 export const root = document.body.dataset.root || "";
+
+// The API key of a server that needs one (bound beyond loopback): typed once, kept for this tab.
+const KEY = "newsqa-api-key";
+export function hasKey() { return Boolean(sessionStorage.getItem(KEY)); }
+export function setKey(key) {
+  if (key) sessionStorage.setItem(KEY, key);
+  else sessionStorage.removeItem(KEY);
+}
+export function authHeaders() {
+  const key = sessionStorage.getItem(KEY);
+  return key ? { Authorization: `Bearer ${key}` } : {};
+}
 
 // h("p", {class: "x"}, "text", child): an element; strings become text nodes, never markup.
 export function h(tag, attrs = {}, ...children) {
@@ -91,7 +104,7 @@ function detailText(detail) {
 export async function getJson(path) {
   let response;
   try {
-    response = await fetch(root + path, { headers: { Accept: "application/json" } });
+    response = await fetch(root + path, { headers: { Accept: "application/json", ...authHeaders() } });
   } catch {
     throw { message: "the server cannot be reached", hint: "is `newsqa serve` still running?" };
   }

@@ -15,7 +15,7 @@ const MARKER = /\[(\d+(?:\s*,\s*\d+)*)\]/g;
 let turns = 0;
 
 export class Turn {
-  constructor(question, filters, permalink) {
+  constructor(question, filters, permalink, follows = []) {
     this.n = ++turns;
     this.question = question;
     this.filters = filters;
@@ -44,7 +44,7 @@ export class Turn {
       h("span", { class: "muted small timing" }));
     this.el = h("article", { class: "turn", "aria-labelledby": id("q"), "aria-busy": "true" },
       h("h2", { class: "question", id: id("q") }, question),
-      filtersLine(filters), this.rewrittenEl, this.statusEl, this.draftEl,
+      filtersLine(filters), followsLine(follows), this.rewrittenEl, this.statusEl, this.draftEl,
       this.answerEl, this.notesEl, this.sourcesEl, this.actionsEl);
     this.el.addEventListener("keydown", (event) => {
       if (event.key === "Escape" && this.openKey !== null) {
@@ -174,7 +174,6 @@ export class Turn {
   }
 
   error(problem, stopped = false) {
-    this.el.setAttribute("aria-busy", "false");
     this.draftEl.remove();
     this.statusEl.hidden = true;
     this.el.classList.add(stopped ? "stopped" : "failed");
@@ -182,6 +181,7 @@ export class Turn {
       ? h("p", { class: "muted" }, "Stopped before the answer was checked.")
       : h("div", { class: "problem", role: "alert" }, problemEl(problem)));
     this.answerEl.hidden = false;
+    this.el.setAttribute("aria-busy", "false");
   }
 
   toggleCard(key) {
@@ -274,6 +274,12 @@ function squash(text) {
 
 function mdText(text) {
   return String(text).replace(/([\\`*_[\]<>])/g, "\\$1");
+}
+
+// A linked follow-up's earlier questions (not shown as turns of their own).
+function followsLine(follows) {
+  return follows.length ? h("p", { class: "follows muted small" }, "After: ",
+    follows.map((q, i) => [i ? "; " : "", `“${q}”`])) : null;
 }
 
 function filtersLine(filters) {

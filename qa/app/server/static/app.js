@@ -91,7 +91,8 @@ function ask(q, { record = true, chosen = null } = {}) {
   const query = params(q, chosen, previous);
   const permalink = `${root}/?${query}`;
   if (record) history.pushState({}, "", permalink);
-  const turn = new Turn(q, chosen, permalink);
+  const shown = thread.childElementCount ? [] : previous; // a link's conversation so far
+  const turn = new Turn(q, chosen, permalink, shown);
   thread.append(turn.el);
   conversation.previous.push(q);
   field("conversation-actions").hidden = false;

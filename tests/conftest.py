@@ -100,3 +100,20 @@ def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = run_newsqa(cwd, "ingest", "--sample")
     assert result.returncode == 0, result.stderr
     return cwd
+
+
+@pytest.fixture
+def served_folder(tmp_path: Path, fake_models: None, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working folder whose `indexes/default` holds the bundled sample, embedded by the fakes
+    (the server tests: tests/served.py)."""
+    from typer.testing import CliRunner
+
+    from qa.app.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("NEWSQA_MODEL", "NEWSQA_INDEX_DIR", "NEWSQA_API_KEY", "NEWSQA_LLM"):
+        monkeypatch.delenv(name, raising=False)
+    use_models(FakeModels(FakeEmbedder, lambda path: FakeGenerator()))
+    result = CliRunner().invoke(app, ["ingest", "--sample"])
+    assert result.exit_code == 0, result.output
+    return tmp_path

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from qa.app import commands_ask, commands_eval, commands_index
+from qa.app import commands_ask, commands_eval, commands_index, commands_serve
 from qa.app.commands_index import SAMPLE as SAMPLE  # the bundled archive (`ingest --sample`)
 from qa.app.options import Command, Group, RootOptions, console, flag
 from qa.core.interrupts import keep_lost
@@ -53,6 +53,8 @@ index_app.command("info", cls=Command)(commands_index.index_info)
 index_app.command("doctor", cls=Command)(commands_index.index_doctor)
 index_app.command("sync", cls=Command)(commands_index.index_sync)
 app.command("rm", cls=Command)(commands_index.remove)
+app.command(cls=Command)(commands_serve.serve)
+app.command(cls=Command)(commands_serve.mcp)
 
 
 def main() -> None:

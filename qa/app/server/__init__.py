@@ -1,1 +1,2 @@
-"""`newsqa serve`: the HTTP API, the page and the MCP tools over one service."""
+"""`newsqa serve` and `newsqa mcp`: the archive answered over HTTP (an API and, later, a page)
+and as MCP tools, from one service that any front end can hold."""

@@ -159,10 +159,14 @@ export class Turn {
       items = (await Promise.all(ids.map((id) => getJson(`/api/articles/${encodeURIComponent(id)}`)
         .then((a) => ({ ...a, article_id: a.id }), () => null)))).filter(Boolean);
     }
-    for (const item of items.slice(0, 5)) {
+    for (const item of items.slice(0, 3)) { // as many as the CLI shows
+      const original = quoteUrl(item.url, null);
       list.append(h("li", {}, metaLine(item), " ",
         h("button", { type: "button", class: "link headline",
-          onclick: () => openArticle(item.article_id || item.id) }, item.title || "(untitled)")));
+          onclick: () => openArticle(item.article_id || item.id) }, item.title || "(untitled)"),
+        original ? [" ", externalLink(original, "original ↗", {
+          "aria-label": `the original of ${item.title || "this article"}`,
+        })] : null));
     }
     if (!items.length) {
       section.append(h("p", { class: "muted" },

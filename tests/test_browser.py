@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 BASES = "Which bases does Russia intend to keep?"
 CHINA = "What did China's foreign ministry say about the withdrawal?"  # not in the sample
-SCRIPT = {"bases": "Tartus naval base and the Khmeimim air base [1]",
+SCRIPT = {"so far": "140 homes [1]", "bases": "Tartus naval base and the Khmeimim air base [1]",
           "reported": "TASS [1]", "Damascus": "Syrian opposition forces [1]",
           "homes": "212 homes [1]", "Marrow": "Quill Street [1]"}
 # An article written to attack the page: its fields are markup and script, to be shown as text.
@@ -348,6 +348,21 @@ def test_narrowing_by_outlet_and_date(page: Page, shots: Path) -> None:
     # The permalink holds the question and the filters.
     url = parse_qs(urlsplit(page.url).query)
     assert url == {"q": [BASES], "source": ["Harbor Ledger"], "until": ["2024-12-11"]}
+
+
+def test_as_of_answers_as_the_news_stood_that_day(page: Page) -> None:
+    question = "How many homes has the Alder Bay storm damaged so far?"
+    ready(page)
+    today = answered(ask(page, question))  # 140 was revised to 212 since: not an answer now
+    expect(today).to_have_class("turn refused")
+    page.get_by_role("button", name="New conversation").click()
+    page.locator("#filters-box summary").click()
+    page.get_by_label("As of").fill("2024-11-30")
+    then = answered(ask(page, question))
+    expect(then.locator(".filters-line")).to_have_text("Narrowed: as of 2024-11-30")
+    expect(then.locator(".answer-text")).to_have_text("140 homes 1.")
+    expect(then.locator(".sources time")).to_have_attribute("datetime", "2024-11-25")
+    expect(then.locator("aside.notes")).to_contain_text("Latest report: Harbor Ledger, 2024-11-25")
 
 
 def test_news_notes_are_shown_apart_from_the_answer(page: Page) -> None:

@@ -460,6 +460,10 @@ def test_errors_are_shown_in_words(page: Page, shots: Path) -> None:
     ask(page, "   ")  # nothing typed: said at the box, nothing sent
     expect(page.locator("#question")).to_have_attribute("aria-invalid", "true")
     expect(page.locator(".turn")).to_have_count(1)
+    with page.expect_request(lambda r: "/api/ask?" in r.url) as request:
+        ask(page, BASES)  # a failed question is no context for the next
+    assert "previous" not in parse_qs(urlsplit(request.value.url).query)
+    expect(page.locator("#question")).not_to_have_attribute("aria-invalid", "true")
 
 
 def test_article_text_is_shown_as_text_never_run(page: Page) -> None:

@@ -14,7 +14,7 @@ const stopButton = document.getElementById("stop-button");
 const thread = document.getElementById("thread");
 const field = (name) => document.getElementById(name);
 
-const conversation = { previous: [] }; // earlier questions, as typed, oldest first
+const conversation = { previous: [] }; // earlier answered questions, as typed, oldest first
 let running = null; // {source: EventSource, turn: Turn}
 
 // --- the archive and its filters -----------------------------------------------------------
@@ -94,7 +94,6 @@ function ask(q, { record = true, chosen = null } = {}) {
   const shown = thread.childElementCount ? [] : previous; // a link's conversation so far
   const turn = new Turn(q, chosen, permalink, shown);
   thread.append(turn.el);
-  conversation.previous.push(q);
   field("conversation-actions").hidden = false;
   field("question-label").textContent = "Ask a follow-up, or a new question";
   question.value = "";
@@ -115,7 +114,11 @@ function stream(query, turn) {
     answer: (d) => turn.showAnswer(d),
     citation: (d) => turn.citation(d),
     note: (d) => turn.note(d.text || ""),
-    done: () => { finish(); turn.done(); },
+    done: () => {
+      finish();
+      conversation.previous.push(turn.question); // only answered questions carry a follow-up
+      turn.done();
+    },
     error: (d) => { finish(); turn.error(d); },
   };
   source = openStream(`${root}/api/ask?${query}`, {

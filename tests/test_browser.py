@@ -31,8 +31,6 @@ from qa.app.options import context
 from tests.fakes import FakeEmbedder, FakeGenerator, FakeModels
 
 CHROMIUM = Path("/usr/bin/chromium")
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="no /usr/bin/chromium: apt-get install -y chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,6 +111,8 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.skip("no /usr/bin/chromium: apt-get install -y chromium")
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         yield launched
@@ -192,6 +192,48 @@ def sample_text(title_start: str) -> str:
         if article["title"].startswith(title_start):
             return str(article["text"])
     raise AssertionError(title_start)
+
+
+# --- without a browser: what the page is served as ------------------------------------------
+
+
+def test_the_page_and_its_files_are_served_with_a_strict_policy() -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from qa.app.server import page as page_module
+
+    app = FastAPI()
+    app.include_router(page_module.router)
+    with TestClient(app) as client:
+        html = client.get("/")
+        assert html.status_code == 200
+        policy = html.headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "default-src 'none'" in policy
+        assert "unsafe-inline" not in policy
+        version = page_module.version()
+        assert f'src="/static/app.js?v={version}"' in html.text
+        for name in ("app.js", "answer.js", "article.js", "dom.js", "stream.js", "page.css"):
+            served = client.get(f"/static/{name}")
+            assert served.status_code == 200, name
+            assert served.headers["content-type"].startswith(("text/javascript", "text/css"))
+        for wrong in ("/static/page.py", "/static/..%2fpage.py", "/static/%2e%2e/page.py",
+                      "/static/nope.js"):
+            assert client.get(wrong).status_code == 404, wrong
+
+
+def test_the_wheel_carries_the_templates_and_static_files() -> None:
+    import fnmatch
+    import tomllib
+
+    globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"]["qa"]
+    server = ROOT / "qa" / "app" / "server"
+    files = [p for folder in ("templates", "static") for p in (server / folder).iterdir()]
+    assert len(files) >= 7
+    left_out = [str(p) for p in files if not any(
+        fnmatch.fnmatch(str(p.relative_to(ROOT / "qa")), g) for g in globs)]
+    assert not left_out, f"pyproject.toml's package-data leaves out {left_out}"
 
 
 # --- the tests ------------------------------------------------------------------------------

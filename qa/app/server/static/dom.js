@@ -116,7 +116,7 @@ export async function getJson(path) {
 export function problemEl(problem) {
   return [
     h("p", { class: "problem-message" }, capitalise(problem.message || "something went wrong")),
-    problem.hint ? h("p", { class: "problem-hint" }, "Try: ", problem.hint) : null,
+    problem.hint ? h("p", { class: "problem-hint" }, "Hint: ", problem.hint) : null,
   ];
 }
 

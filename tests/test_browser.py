@@ -362,6 +362,10 @@ def test_a_question_the_sample_cannot_answer_is_refused_with_the_closest_sources
     expect(turn.locator(".sources h3")).to_have_text("Closest sources")
     closest = turn.locator(".sources li")
     assert 1 <= closest.count() <= 3  # as the CLI shows them
+    posted = page.request.post("/api/ask", data={"question": CHINA}).json()
+    assert not posted["answerable"]
+    assert closest.locator("button.headline").all_inner_texts() == [
+        c["title"] for c in posted["closest"][:3]]  # the answer's own closest, in its order
     expect(closest.first.locator(".outlet")).not_to_be_empty()
     page.screenshot(path=str(shots / "refusal.png"), full_page=True)
     title = closest.first.locator("button.headline").inner_text()

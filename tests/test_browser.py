@@ -488,6 +488,15 @@ def test_copy_as_markdown_carries_the_citations(browser: Browser, base: str) -> 
                                "Latakia, where Russia's Syrian bases sit, TASS says]"
                                "(https://harborledger.example/")
     assert "naval base at Tartus" in footnote
+
+    refused = answered(ask(page, CHINA))
+    refused.get_by_role("button", name="Copy as Markdown").click()
+    expect(refused.get_by_role("button", name="Copied")).to_be_visible()
+    lines = page.evaluate("navigator.clipboard.readText()").splitlines()
+    assert lines[:3] == [f"**{CHINA}**", "", "The archive does not answer this question."]
+    assert "Closest sources (none of them supports an answer):" in lines
+    assert sum(line.startswith("- ") and "](https://" in line for line in lines) == \
+        refused.locator(".sources li").count()
     ctx.close()
 
 

@@ -22,6 +22,7 @@ export class Turn {
     this.citations = new Map();
     this.notes = [];
     this.answer = null;
+    this.closest = null; // a refusal's closest articles
     this.openKey = null;
     const id = (part) => `t${this.n}-${part}`;
     this.ids = id;
@@ -159,7 +160,8 @@ export class Turn {
       items = (await Promise.all(ids.map((id) => getJson(`/api/articles/${encodeURIComponent(id)}`)
         .then((a) => ({ ...a, article_id: a.id }), () => null)))).filter(Boolean);
     }
-    for (const item of items.slice(0, 3)) { // as many as the CLI shows
+    this.closest = items.slice(0, 3);
+    for (const item of this.closest) { // as many as the CLI shows
       const original = quoteUrl(item.url, null);
       list.append(h("li", {}, metaLine(item), " ",
         h("button", { type: "button", class: "link headline",
@@ -246,10 +248,18 @@ export class Turn {
     for (const note of this.notes) lines.push(`> ${feet(note)}`, "");
     const cited = [...this.citations.values()].sort((a, b) => a.key - b.key);
     for (const c of cited) {
-      const title = c.url ? `[${mdText(c.title || c.url)}](${c.url})` : mdText(c.title || "");
+      const title = mdLink(c.title, c.url);
       const date = (c.published || "").slice(0, 10) || "undated";
       lines.push(`[^${c.key}]: ${mdText(c.source || "outlet unknown")}, ${date}, ${title}: `
         + `“${c.quote.split(/\s+/).join(" ")}”`);
+    }
+    if (!cited.length && this.closest && this.closest.length) {
+      lines.push("Closest sources (none of them supports an answer):", "");
+      for (const c of this.closest) {
+        const title = mdLink(c.title, c.url);
+        lines.push(`- ${mdText(c.source || "outlet unknown")}, `
+          + `${(c.published || "").slice(0, 10) || "undated"}, ${title}`);
+      }
     }
     return lines.join("\n").trim() + "\n";
   }
@@ -274,6 +284,14 @@ export class Turn {
 
 function squash(text) {
   return String(text).split(/\s+/).filter(Boolean).join(" ").toLowerCase();
+}
+
+// A Markdown link to an http(s) URL (brackets in it encoded), else the title alone.
+function mdLink(title, url) {
+  if (!url || !/^https?:\/\//i.test(url)) return mdText(title || "");
+  const safe = url.replace(/[()<>\s]/g,
+    (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0"));
+  return `[${mdText(title || url)}](${safe})`;
 }
 
 function mdText(text) {

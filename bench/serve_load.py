@@ -97,11 +97,28 @@ def first_events(url: str, question: str) -> tuple[float, float]:
 def cpu() -> str:
     text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     model = re.search(r"model name\s*:\s*(.+)", text)
-    flags = set(re.search(r"flags\s*:\s*(.+)", text).group(1).split()) if "flags" in text \
-        else set()
+    listed = re.search(r"flags\s*:\s*(.+)", text)
+    flags = set(listed.group(1).split()) if listed else set()
     shown = [f for f in ("avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni") if f in flags]
     return (f"{model.group(1) if model else platform.processor()}, {os.cpu_count()} CPUs, "
             f"flags: {' '.join(shown) or 'none of avx2/fma/avx512'}")
+
+
+def others(*ours: int) -> str:
+    """The other processes using the CPU now (the machine is shared), busiest first; `ours`
+    (and this one) left out."""
+    try:
+        listing = subprocess.run(["ps", "-eo", "pid,pcpu,args", "--sort=-pcpu"],
+                                 capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    busy = []
+    for line in listing.splitlines()[1:]:
+        pid, pcpu, command = line.split(None, 2)
+        if int(pid) not in (os.getpid(), *ours) and float(pcpu) >= 10 \
+                and not command.startswith("ps "):
+            busy.append(f"{command[:70]} ({pcpu}% CPU)")
+    return "; ".join(busy[:4]) or "none above 10% CPU"
 
 
 def peak_rss_mb(pid: int) -> float | None:
@@ -129,7 +146,12 @@ def main() -> None:
     if args.index_dir is None:
         subprocess.run(newsqa("ingest", "--sample", "--index-dir", str(index_dir)), cwd=work,
                        env=environment(), check=True, capture_output=True)
+    from datetime import UTC, datetime
+
+    say(f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC: python bench/serve_load.py "
+        f"{' '.join(sys.argv[1:])}".rstrip())
     say(f"CPU: {cpu()}; load average before: {os.getloadavg()[0]:.2f}")
+    say(f"other work on the machine (shared): {others()}")
     rng = random.Random(17)
     asked = [QUESTIONS[n % len(QUESTIONS)] for n in range(args.questions)]
     rng.shuffle(asked)
@@ -188,6 +210,7 @@ def main() -> None:
             thread.join()
         wall = time.perf_counter() - load_began
         rss = peak_rss_mb(server.pid)
+        busy = others(server.pid)
     finally:
         server.terminate()
         server.wait(timeout=60)
@@ -199,6 +222,7 @@ def main() -> None:
         f"{statistics.median(latencies):.1f} s, p95 {p95:.1f} s, max {latencies[-1]:.1f} s "
         "(each waits its turn: one generation at a time)")
     say(f"server peak RSS {rss:.0f} MB" if rss is not None else "server peak RSS: unknown")
+    say(f"other work on the machine at the end of the load: {busy}")
     for failure in failures:
         say(f"FAILED {failure}")
 

@@ -253,6 +253,9 @@ def test_a_missing_or_empty_index_is_said_not_crashed_on(served_folder: Path) ->
                 assert response.status_code == 409
                 assert response.json()["error"].startswith("no index at ")
                 assert "--index" in response.json()["hint"]
+            sent = events(client.get("/api/ask", params={"q": BASES}).text)
+            assert [name for name, _ in sent] == ["error"]
+            assert sent[0][1]["status"] == 409 and sent[0][1]["message"].startswith("no index")
             # An index made meanwhile is found by the next request, without a restart.
             runner.invoke(cli_app, ["ingest", "--sample", "--index", "nowhere"])
             assert client.post("/api/ask", json={"question": BASES}).json()["answerable"]
@@ -498,3 +501,45 @@ def test_over_http_a_post_whose_client_left_frees_its_turn(served_folder: Path) 
         service.close()
     assert answer.status_code == 200 and answer.json()["answerable"] is not None
     assert stopped_at < 200, "the first generation ran on after its client left"
+
+
+def test_an_index_made_again_is_reopened(client: TestClient, served_folder: Path) -> None:
+    import shutil
+
+    assert client.get("/api/index").json()["articles"] == 24
+    shutil.rmtree(served_folder / "indexes" / "default")
+    news = served_folder / "one.jsonl"
+    news.write_text(json.dumps({"url": "https://harborledger.example/2024/12/21/gull-point",
+                                "title": "Gull Point lighthouse relit", "source": "Harbor Ledger",
+                                "published": "2024-12-21",
+                                "text": "The Gull Point lighthouse was relit on Saturday after "
+                                        "a restoration that took two years."}) + "\n",
+                    encoding="utf-8")
+    assert runner.invoke(cli_app, ["ingest", str(news)]).exit_code == 0
+    info = client.get("/api/index").json()
+    assert info["articles"] == 1 and info["sources"] == ["Harbor Ledger"]
+    found = client.get("/api/search", params={"q": "Gull Point lighthouse"}).json()
+    assert [h["title"] for h in found["hits"]] == ["Gull Point lighthouse relit"]
+
+
+def test_too_many_waiting_is_a_429(served_folder: Path) -> None:
+    from qa.app.context import use_models
+    from tests.fakes import FakeModels
+
+    generator = SlowGenerator({"bases": " ".join(["word"] * 100)}, delay=0.02)
+    use_models(FakeModels(FakeEmbedder, lambda path: generator))
+    service = Service(context(generator=True), max_waiting=1)
+    try:
+        running = service.submit(Query(BASES), lambda _: None, threading.Event())
+        while generator.pieces == 0:  # the first is answering; the next one waits
+            threading.Event().wait(0.01)
+        waiting = service.submit(Query(BASES), lambda _: None, threading.Event())
+        with TestClient(create_app(service), base_url=LOCAL) as client:
+            refused = client.post("/api/ask", json={"question": BASES})
+        assert refused.status_code == 429
+        assert refused.json() == {"error": "1 request is already waiting",
+                                  "hint": "try again in a moment"}
+        assert running.result(timeout=60).answer.question == BASES
+        assert waiting.result(timeout=60).answer.question == BASES
+    finally:
+        service.close()

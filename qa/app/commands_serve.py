@@ -76,7 +76,9 @@ def serve(
                              cors_origin=cors)
             server = uvicorn.Server(uvicorn.Config(api, log_level="warning",
                                                    timeout_graceful_shutdown=5))
-            shown = f"[{host}]" if ":" in host else host
+            # On every address, the machine's name is one a client can use.
+            shown = socket.gethostname() if host in ("0.0.0.0", "::") else \
+                f"[{host}]" if ":" in host else host
             console.print(f"newsqa serving {escape(service.name)} at "
                           f"[bold]http://{escape(shown)}:{port}/[/] (API docs at /docs, MCP "
                           f"at /mcp{', key required' if api_key else ''}); Ctrl-C stops it",

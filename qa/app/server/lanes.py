@@ -77,9 +77,9 @@ class Lane:
     def submit(self, run: Callable[[Index], T],
                cancelled: threading.Event | None = None) -> Future[T]:
         """Queue `run(index)`; its result (or error) arrives in the future returned."""
-        if self._jobs.qsize() >= self._max_waiting:
-            raise Busy(f"{self._jobs.qsize()} requests are already waiting",
-                       hint="try again in a moment")
+        if (waiting := self._jobs.qsize()) >= self._max_waiting:
+            raise Busy(f"{waiting} request{' is' if waiting == 1 else 's are'} already "
+                       "waiting", hint="try again in a moment")
         job: _Job[T] = _Job(run, cancelled or threading.Event())
         self._jobs.put(job)
         return job.future

@@ -127,6 +127,38 @@ def peak_rss_mb(pid: int) -> float | None:
     return int(found.group(1)) / 1024 if found else None
 
 
+def in_process(work: Path, index_dir: Path, questions: list[str]) -> list[float]:
+    """The baseline: seconds to the first piece of the draft with no server in between, the
+    models loaded and primed in this process as the server loads them (`Service.warm_up`),
+    in the server's working folder and environment."""
+    import threading
+
+    os.chdir(work)
+    for name in [name for name in os.environ if name.startswith("NEWSQA_")]:
+        del os.environ[name]
+    sys.path.insert(0, str(REPO))
+    from qa.app.options import context
+    from qa.app.server.service import Query, Service
+
+    service = Service(context(index_dir=index_dir, generator=True))
+    service.warm_up()
+    firsts: list[float] = []
+    try:
+        for question in questions:
+            began = time.perf_counter()
+            seen: list[float] = []
+
+            def stamp(event: Any, began: float = began, seen: list[float] = seen) -> None:
+                if event.name == "draft" and not seen:
+                    seen.append(time.perf_counter() - began)
+
+            service.submit(Query(question), stamp, threading.Event()).result()
+            firsts.append(seen[0] if seen else float("nan"))
+    finally:
+        service.close()
+    return firsts
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--questions", type=int, default=50)
@@ -142,7 +174,7 @@ def main() -> None:
         lines.append(line)
 
     work = Path(tempfile.mkdtemp(prefix="serve-load-"))
-    index_dir = args.index_dir or work / "indexes"
+    index_dir = args.index_dir.resolve() if args.index_dir else work / "indexes"
     if args.index_dir is None:
         subprocess.run(newsqa("ingest", "--sample", "--index-dir", str(index_dir)), cwd=work,
                        env=environment(), check=True, capture_output=True)
@@ -225,6 +257,11 @@ def main() -> None:
     say(f"other work on the machine at the end of the load: {busy}")
     for failure in failures:
         say(f"FAILED {failure}")
+
+    baseline = in_process(work, index_dir, QUESTIONS[1:6])
+    say("baseline, in this process with no HTTP (the same 5 questions, after the server "
+        f"stopped): first draft median {statistics.median(baseline):.2f} s (min "
+        f"{min(baseline):.2f}, max {max(baseline):.2f})")
 
     reference: dict[str, dict[str, Any]] = {}
     for question in dict.fromkeys(asked):

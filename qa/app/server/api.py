@@ -95,6 +95,9 @@ def create_app(service: Service, *, api_key: str | None = None,
         from starlette.routing import Route
 
         app.router.routes.append(Route("/mcp", tools, include_in_schema=False))
+    from qa.app.server import page
+
+    app.include_router(page.router)  # the page at / and its files at /static
     app.add_middleware(Guard, allowed_hosts=allowed_hosts, api_key=api_key)
     if cors_origin is not None:
         from starlette.middleware.cors import CORSMiddleware

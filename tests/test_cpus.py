@@ -62,6 +62,15 @@ def test_quiet_cpus_are_all_free(monkeypatch: pytest.MonkeyPatch) -> None:
     assert cpus.free_cpus(window=0) == 2
 
 
+def test_a_stray_tick_does_not_take_a_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 5 ticks on each CPU, one of cpu0's spent by a kernel thread: 0.2 of a CPU, not one.
+    before = "cpu0 100 0 0 1000 0 0 0 0\ncpu1 100 0 0 1000 0 0 0 0\n"
+    after = "cpu0 101 0 0 1004 0 0 0 0\ncpu1 100 0 0 1005 0 0 0 0\n"
+    monkeypatch.setattr(cpus, "STAT", _Readings(before, after))
+    monkeypatch.setattr(cpus.os, "sched_getaffinity", lambda pid: {0, 1})
+    assert cpus.free_cpus(window=0) == 2
+
+
 def test_without_proc_stat_the_load_average_decides(monkeypatch: pytest.MonkeyPatch) -> None:
     class Missing:
         def read_text(self) -> str:

@@ -64,7 +64,7 @@ def _close_llama_devnull_at_exit() -> None:
     atexit.register(close)
 
 
-# The free CPUs are measured again before a prompt at most this often (each look waits 30 ms).
+# The free CPUs are measured again before a prompt at most this often (each look waits 50 ms).
 REFIT_S = 1.0
 
 

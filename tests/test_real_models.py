@@ -144,6 +144,9 @@ RIGHT_OR_REFUSED = [
     ("How long did it take him? (Who won the Riverton Winter Marathon: Orlin Maddox)",
      ["2 hours"], ["12"], False),
     ("What is the latest count of homes damaged by the Alder Bay storm?", ["212"], ["140"], True),
+    # A later story's "more than 200" agrees with the Dec. 2 count; it does not replace it.
+    ("How many homes did the Alder Bay storm damage, at the latest count?", ["212"],
+     ["140", "more than 200"], False),
     ("How much did Loomgrid raise, and who led the round?", ["$12 million", "Sablewood"], [],
      True),
     ("How many daily sailings does the winter ferry add?", ["three"], ["186,000", "12"], False),

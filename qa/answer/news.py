@@ -72,6 +72,38 @@ def superseded(verified: Verified, evidence: Sequence[Evidence]) -> bool:
     return False
 
 
+def exact_figure(verified: Verified, evidence: Sequence[Evidence]) -> str | None:
+    """For a "latest" question answered with a hedged figure ("more than 200 homes", a later
+    story's aside): an exact figure for the same thing that agrees with it ("212 damaged", an
+    official count), as the evidence writes it, the newest if several; None if there is none.
+    A later round figure does not revise an exact count it agrees with."""
+    if not verified.answerable:
+        return None
+    answer_words = set(tokens(verified.text))
+    for citation in verified.citations:
+        for number, written, units in _figures(citation.quote):
+            if number not in answer_words or _bound(written) is None:
+                continue
+            exact = [(_day_number(e.article.date), _whole(e.text, w, us)) for e in evidence
+                     for n, w, us in _figures(e.text)
+                     if us & units and n != number and _bound(w) is None
+                     and _consistent(n, written, number)]
+            if exact:
+                return max(exact, key=lambda found: found[0])[1]
+    return None
+
+
+def _whole(text: str, written: str, counted: frozenset[str]) -> str:
+    """A figure as written with all the words it counts: "212 damaged" -> "212 damaged homes"."""
+    at = text.find(written)
+    words = [written]
+    for word in text[at + len(written):].split() if at >= 0 else ():
+        if word.strip(".,;:").lower() not in counted:
+            break
+        words.append(word.strip(".,;:"))
+    return " ".join(words)
+
+
 def latest_note(citations: Sequence[Citation]) -> str | None:
     """Names the newest cited report and its date."""
     dated = [c for c in citations if c.published]

@@ -12,6 +12,7 @@ from qa.answer.evidence import select_evidence
 from qa.answer.expect import expected_kind
 from qa.answer.news import (
     disagreement,
+    exact_figure,
     latest_note,
     newest_first,
     revision_note,
@@ -169,6 +170,10 @@ def _answer_part(question: str, whole: str, evidence: list[Evidence], generator:
             if verified.answerable:
                 break
         verify_s += time.perf_counter() - began
+    if latest and (exact := exact_figure(verified, evidence)) is not None:
+        counted = verify(exact, question, evidence, kind)
+        if counted.answerable and not superseded(counted, evidence):
+            verified = counted
     if verified.answerable:
         verified = replace(verified, text=keep_hedges(
             verified.text, [c.quote for c in verified.citations]))

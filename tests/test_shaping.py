@@ -45,6 +45,10 @@ def test_a_hedged_figure_keeps_its_hedge() -> None:
     # Only the figure itself: 20 is not hedged by "over 200", nor 2 by "about 2.5".
     assert keep_hedges("20 [1].", ["Over 200 people came."]) == "20 [1]."
     assert keep_hedges("2 [1].", ["It took about 2.5 hours."]) == "2 [1]."
+    # A citation marker is no figure, whatever a quote hedges.
+    assert keep_hedges("5 [1].", ["It cost more than 1 million."]) == "5 [1]."
+    assert keep_hedges("1 [1] and 2 [2].", ["about 1 in 3", "over 2 days"]) == \
+        "about 1 [1] and over 2 [2]."
     # An exact count stays exact.
     assert keep_hedges("212 [1].", ["Inspectors have now counted 212 damaged homes."]) == \
         "212 [1]."

@@ -96,7 +96,8 @@ def complete_list(question: str, draft: str, evidence: Sequence[Evidence]) -> st
 
 _HEDGE = (r"(?:more than|less than|fewer than|over|under|nearly|almost|about|around|roughly|"
           r"approximately|at least|at most|up to|some|an estimated|close to)")
-_FIGURE = re.compile(r"(?<![\w.,$€£])(?:[$€£]\s?)?\d[\d,]*(?:\.\d+)?")
+# A figure of the answer's own text; a citation marker's number ("[1]") is none.
+_FIGURE = re.compile(r"(?<![\w.,$€£\[])(?:[$€£]\s?)?\d[\d,]*(?:\.\d+)?(?![\d\]])")
 
 
 def keep_hedges(answer: str, quotes: Sequence[str]) -> str:

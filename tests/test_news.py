@@ -170,3 +170,19 @@ def test_a_later_round_figure_does_not_hide_the_exact_count_it_agrees_with(
         assert answer.citations[0].published == "2024-12-02"
     # Not asked for the latest: the figure as the cited story gives it, hedge and all.
     assert answers[2].answerable and answers[2].answer.startswith("more than 200 homes")
+
+
+def test_a_citation_marker_is_not_the_answers_figure() -> None:
+    from qa.answer.news import exact_figure, superseded
+    from qa.answer.verify import Verified
+    from qa.core.records import Article, Citation, Evidence
+
+    quote = "The fire displaced more than 1 million residents, officials said."
+    cited = Citation(key=1, article_id="a", url=None, title="", source="Northgate Wire",
+                     published="2024-12-01", quote=quote)
+    later = "Officials counted 3 displaced residents at the shelter."
+    evidence = [Evidence(key=1, article=Article(id="b", text=later, published="2024-12-04"),
+                         start=0, end=len(later), score=1.0)]
+    # "5 [1]": its figure is 5; the marker's 1 is neither hedged by the quote nor revised later.
+    assert exact_figure(Verified("5 [1].", (cited,), True), evidence) is None
+    assert not superseded(Verified("5 [1].", (cited,), True), evidence)

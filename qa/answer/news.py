@@ -53,12 +53,17 @@ def _day_number(day: str | None) -> int:
         else -1
 
 
+def _claim_words(text: str) -> set[str]:
+    """The words of an answer's own text: a citation marker's number ("[1]") is not one."""
+    return set(tokens(re.sub(r"\[\d+\]", " ", text)))
+
+
 def superseded(verified: Verified, evidence: Sequence[Evidence]) -> bool:
     """For a "latest" question: the answer's figure comes from a report that a newer one in the
     evidence revises (a different figure for the same thing)."""
     if not verified.answerable:
         return False
-    answer_words = set(tokens(verified.text))
+    answer_words = _claim_words(verified.text)
     for citation in verified.citations:
         for number, _, units in _figures(citation.quote):
             if number not in answer_words:
@@ -79,7 +84,7 @@ def exact_figure(verified: Verified, evidence: Sequence[Evidence]) -> str | None
     A later round figure does not revise an exact count it agrees with."""
     if not verified.answerable:
         return None
-    answer_words = set(tokens(verified.text))
+    answer_words = _claim_words(verified.text)
     for citation in verified.citations:
         for number, written, units in _figures(citation.quote):
             if number not in answer_words or _bound(written) is None:
@@ -203,7 +208,7 @@ def disagreement(verified: Verified, question: str, evidence: Sequence[Evidence]
         return None
     question_terms = set(content_terms(question))
     asked = {t for t in tokens(question) if is_number(t)}
-    answer_words = set(tokens(verified.text))
+    answer_words = _claim_words(verified.text)
     cited = {(c.article_id, c.quote) for c in verified.citations}
     claims = [(number, written, units, c) for c in verified.citations
               for number, written, units in _figures(c.quote)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -117,3 +118,13 @@ def served_folder(tmp_path: Path, fake_models: None, monkeypatch: pytest.MonkeyP
     result = CliRunner().invoke(app, ["ingest", "--sample"])
     assert result.exit_code == 0, result.output
     return tmp_path
+
+
+@pytest.fixture
+def service(served_folder: Path) -> Iterator[Any]:
+    """A server's service over `served_folder`'s index with the fakes (tests/served.py)."""
+    from tests.served import fake_service
+
+    served = fake_service()
+    yield served
+    served.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,17 +16,10 @@ from qa.app.cli import app as cli_app
 from qa.app.server.api import create_app
 from qa.app.server.mcp import tools_for
 from qa.app.server.service import Service
-from tests.served import BASES, fake_service, serving
+from tests.served import BASES, serving
 
 T = TypeVar("T")
 runner = CliRunner()
-
-
-@pytest.fixture
-def service(served_folder: Path) -> Iterator[Service]:
-    served = fake_service()
-    yield served
-    served.close()
 
 
 def _with_client(server: Any, use: Callable[[Client], Awaitable[T]]) -> T:

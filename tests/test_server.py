@@ -36,13 +36,6 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def service(served_folder: Path) -> Iterator[Service]:
-    served = fake_service()
-    yield served
-    served.close()
-
-
-@pytest.fixture
 def client(service: Service) -> Iterator[TestClient]:
     with TestClient(create_app(service), base_url=LOCAL) as test_client:
         yield test_client

@@ -208,12 +208,16 @@ class FaissFile:
         return vectors
 
     def _held(self, feed: ChangeFeed, generation: int) -> Any:
-        """The vectors of `generation`: in memory if loaded for it, else from the file if it
-        is the one this index wrote (its digest agrees)."""
-        import faiss
-
+        """The vectors of `generation`: in memory if loaded for it, else from the file."""
         if self._vectors is not None and self._generation == generation:
             return self._vectors
+        return self._own_file(feed)
+
+    def _own_file(self, feed: ChangeFeed) -> Any:
+        """The file, read, if it is the one this index wrote last (its digest is the one
+        recorded; an older index recorded none) and of the store's dimension; else None."""
+        import faiss
+
         if self.manifest.get("vectors_sha256") not in (None, file_digest(self.file)):
             return None
         try:
@@ -228,7 +232,6 @@ class FaissFile:
     def load(self, feed: ChangeFeed, trust_file: bool = True) -> Any:
         """The vectors of the store's generation: from the file if it is the one this index
         wrote for it, else rebuilt from SQLite."""
-        import faiss
 
         generation = feed.generation()
         if self._vectors is not None and self._generation == generation:
@@ -240,14 +243,9 @@ class FaissFile:
                 self.manifest.reread()
         expected = feed.chunk_count()
         self._vectors, self._generation = None, generation
-        if trust_file and self.file.is_file() and self.manifest.get("generation") == generation \
-                and self.manifest.get("vectors_sha256") in (None, file_digest(self.file)):
-            try:
-                index = faiss.read_index(str(self.file))
-            except (RuntimeError, MemoryError):
-                index = None
-            if index is not None and index.ntotal == expected and index.d == feed.dim:
-                _tune(index)
+        if trust_file and self.file.is_file() and self.manifest.get("generation") == generation:
+            index = self._own_file(feed)
+            if index is not None and index.ntotal == expected:
                 self._vectors = index
                 return index
         self._vectors = build(feed)
@@ -258,16 +256,10 @@ class FaissFile:
         one vector for each stored chunk. Vectors updated in place (an inverted file trained on
         fewer) are not byte for byte what a fresh build makes: doctor asks this of them. The
         file is parsed only once its digest has shown it is this index's own."""
-        import faiss
-
-        recorded = self.manifest.get("vectors_sha256")
-        if not recorded or file_digest(self.file) != recorded:
+        if not self.manifest.get("vectors_sha256"):
             return False
-        try:
-            vectors = faiss.read_index(str(self.file))
-        except (RuntimeError, MemoryError):
-            return False
-        if vectors.d != feed.dim or vectors.ntotal != feed.chunk_count():
+        vectors = self._own_file(feed)
+        if vectors is None or vectors.ntotal != feed.chunk_count():
             return False
         ids, held = _contents(vectors)
         order = np.argsort(ids)

@@ -6,7 +6,9 @@ The store is a synthetic change feed (the same protocol the SQLite store hands a
 clustered unit vectors of dimension 384 as in bench/scale.py, 12 chunks an article (the dev
 split's average is about 6; 12 is the heavier case). Only the vectors' share of an ingest is
 timed here: embedding, SQLite and FTS cost what is added whatever the store holds. Each size runs
-in a child process of its own (its own peak RSS).
+in a child process of its own (its own peak RSS). After the first addition and the removal, more
+days of 1,000 articles are added until the recent segment is merged into the main file
+(qa/store/vectors/recent.py), for the mean cost of an ingest with the merges counted.
 
     python bench/grow.py --sizes 100000 1000000
 """
@@ -131,39 +133,70 @@ class Feed:
         return list(among or [])
 
 
+def _timed(store: Any, feed: Feed, **how: bool) -> float:
+    """Seconds for a new process's `sync` (nothing held in memory before it)."""
+    store.close()
+    began = time.perf_counter()
+    store.sync(feed, **how)
+    return time.perf_counter() - began
+
+
 def child(n: int) -> None:
     from qa.store.vectors.faiss import FaissFile
 
     with tempfile.TemporaryDirectory() as tmp:
         feed = Feed(n, Path(tmp))
         store = FaissFile(Path(tmp), feed.manifest, writer=True)
-        began = time.perf_counter()
-        store.sync(feed)  # the first ingest: built from the store
-        first_s = time.perf_counter() - began
+        first_s = _timed(store, feed)  # the first ingest: built from the store
         size_mb = store.file.stat().st_size / 1e6
-        store.close()  # as a new `newsqa ingest` process starts: nothing in memory
 
         feed.add(ADDED)
-        began = time.perf_counter()
-        store.sync(feed)
-        add_s = time.perf_counter() - began
-        store.close()
-
+        adds = [_timed(store, feed)]
+        merged = [_merged(store)]
         feed.remove(sorted(feed.vectors_of)[:REMOVED])
-        began = time.perf_counter()
-        store.sync(feed)
-        remove_s = time.perf_counter() - began
-        store.close()
+        remove_s = _timed(store, feed)
+        # More days of 1,000 articles, until the segment is merged into the main file: what
+        # an ingest costs on average, merges included.
+        search = {}
+        while not merged[-1]:
+            search = _search_ms(store, feed)  # the largest segment yet
+            feed.add(ADDED)
+            adds.append(_timed(store, feed))
+            merged.append(_merged(store))
+        if not search:
+            search = _search_ms(store, feed)
 
         feed.add(ADDED)
-        began = time.perf_counter()
-        store.sync(feed, full=True)  # what every ingest did before: rebuilt from the store
-        rebuild_s = time.perf_counter() - began
-        ntotal = store.load(feed).ntotal
-        assert ntotal == feed.chunk_count(), (ntotal, feed.chunk_count())
-    print(json.dumps({"n": n, "first_s": first_s, "add_s": add_s, "remove_s": remove_s,
-                      "rebuild_s": rebuild_s, "size_mb": size_mb,
+        rebuild_s = _timed(store, feed, full=True)  # what every ingest did before
+        held = store.held_count(feed)
+        assert held == feed.chunk_count(), (held, feed.chunk_count())
+    print(json.dumps({"n": n, "first_s": first_s, "add_s": adds[0], "remove_s": remove_s,
+                      "adds_to_merge": len(adds), "merge_s": adds[-1],
+                      "mean_add_s": sum(adds) / len(adds), "rebuild_s": rebuild_s,
+                      "size_mb": size_mb, **search,
                       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def _merged(store: Any) -> bool:
+    """Whether the last sync merged the segment into the main file (it left it empty)."""
+    return not (store._recent.ids.size or store._recent.gone.size)
+
+
+def _search_ms(store: Any, feed: Feed, queries: int = 100) -> dict[str, float]:
+    """Median search time (ms) over `queries` stored vectors, and the segment's size then."""
+    from qa.core.records import Filters
+
+    store.close()
+    store.load(feed)  # loaded once, as a running server or REPL holds it
+    rng = np.random.default_rng(11)
+    picked = rng.choice(sorted(feed.vectors_of), queries)
+    times = []
+    for a in picked:
+        began = time.perf_counter()
+        store.search(feed, feed.vectors_of[a][0], 10, Filters())
+        times.append((time.perf_counter() - began) * 1000)
+    return {"search_p50_ms": float(np.median(times)),
+            "segment_vectors": int(store._recent.ids.size)}
 
 
 def main() -> None:
@@ -180,17 +213,22 @@ def main() -> None:
                                 capture_output=True, text=True)
         rows.append(json.loads(result.stdout.strip().splitlines()[-1]))
     print(f"vectors file of a store of N chunks; {ADDED:,} articles added, then {REMOVED} "
-          f"removed ({PER_ARTICLE} chunks an article); each step a new process's sync")
-    print("| chunks | first build s | add 1,000 articles s | remove 100 s | "
-          "rebuild (before) s | file MB | peak RSS MB |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+          f"removed ({PER_ARTICLE} chunks an article), then {ADDED:,} more a day until the "
+          "segment is merged; each step a new process's sync")
+    print("| chunks | first build s | add 1,000 articles s | remove 100 s | adds to a merge | "
+          "the merging add s | mean add s | search p50 ms (segment) | rebuild (before) s | "
+          "file MB | peak RSS MB |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['n']:,} | {r['first_s']:.1f} | {r['add_s']:.2f} | {r['remove_s']:.2f} | "
-              f"{r['rebuild_s']:.1f} | {r['size_mb']:.0f} | {r['peak_rss_mb']:.0f} |")
+              f"{r['adds_to_merge']} | {r['merge_s']:.2f} | {r['mean_add_s']:.2f} | "
+              f"{r['search_p50_ms']:.1f} ({r['segment_vectors']:,}) | {r['rebuild_s']:.1f} | "
+              f"{r['size_mb']:.0f} | {r['peak_rss_mb']:.0f} |")
     if len(rows) >= 2:
-        print(f"add at {rows[-1]['n']:,} / add at {rows[0]['n']:,}: "
-              f"{rows[-1]['add_s'] / rows[0]['add_s']:.2f}x")
-
+        big, small = rows[-1], rows[0]
+        print(f"add at {big['n']:,} / add at {small['n']:,}: "
+              f"{big['add_s'] / small['add_s']:.2f}x; mean add, merges included: "
+              f"{big['mean_add_s'] / small['mean_add_s']:.2f}x")
 
 if __name__ == "__main__":
     main()

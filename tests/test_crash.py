@@ -275,13 +275,13 @@ def test_sigkill_at_20_random_moments_loses_nothing_committed(
 
 
 # Steps of an ingest's writes into an existing index (the first and last of its 3 batch
-# transactions, then the vectors file and the manifest, each written to a temporary file and
-# renamed into place), and what doctor must find after a kill there: the vectors lagging the
-# store and/or a temporary file left, never more.
+# transactions, then the vectors file, its recent segment and the manifest, each written to a
+# temporary file and renamed into place), and what doctor must find after a kill there: the
+# vectors lagging the store and/or a temporary file left, never more.
 WRITE_STEPS = {
     "commit:1": set(), "committed:1": {"lag"}, "commit:3": {"lag"}, "committed:3": {"lag"},
     "replace:1": {"lag", "leftover"}, "replaced:1": {"lag"}, "replace:2": {"lag", "leftover"},
-    "replaced:2": set(),
+    "replaced:2": {"lag"}, "replace:3": {"lag", "leftover"}, "replaced:3": set(),
 }
 
 

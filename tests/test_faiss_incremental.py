@@ -1,6 +1,8 @@
 """The folder's FAISS file grows with what an ingest adds (issue 18): it is updated from the
-store's change feed, not rebuilt, and its inverted file is trained once and again only when the
-store has grown well past it. Whatever the path, searches find what an exact search finds."""
+store's change feed, not rebuilt; a small ingest writes only the recent segment beside it, merged
+into the main file once it holds a tenth as much; the inverted file is trained once and again
+only when the store has grown well past it. Whatever the path, searches find what an exact
+search finds."""
 
 from __future__ import annotations
 
@@ -8,11 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from qa.ingest.pipeline import ingest, remove_articles
+from qa.store.folder import RECENT
 from qa.store.index import Index
 from qa.store.vectors import faiss as faiss_file
+from qa.store.vectors.recent import Recent
 from tests.conftest import FakeEmbedder, open_index
 from tests.test_milvus import invented_articles, write_jsonl
 from tests.test_vector_backends import assert_exact
@@ -46,10 +51,22 @@ def _add(index: Index, embedder: FakeEmbedder, folder: Path, start: int, stop: i
 
 
 def _held(index: Index) -> Any:
-    """The vectors file as a new reader would find it."""
+    """The main vectors file as a new reader would find it."""
     import faiss
 
     return faiss.read_index(str(index.path / "vectors.faiss"))
+
+
+def _count(index: Index) -> int:
+    """How many vectors a new reader searches (the main file and the segment together)."""
+    fresh = faiss_file.FaissFile(index.path, index.manifest, writer=False)
+    return fresh.held_count(index.feed)
+
+
+def _segment(index: Index) -> Recent:
+    recent = Recent.read(index.path / RECENT, index.dim)
+    assert recent is not None
+    return recent
 
 
 def test_an_ingest_adds_to_the_file_and_a_removal_takes_out(
@@ -59,13 +76,13 @@ def test_an_ingest_adds_to_the_file_and_a_removal_takes_out(
     _add(index, embedder, tmp_path, 20, 30)
     _add(index, embedder, tmp_path, 30, 40)
     assert len(builds) == 1
-    assert _held(index).ntotal == index.counts()["chunks"]
+    assert _count(index) == index.counts()["chunks"]
     assert_exact(index, embedder)
 
     remove_articles(index, lambda: embedder, ["story-3", "story-25"])
     assert len(builds) == 1
     assert index.counts()["articles"] == 38
-    assert _held(index).ntotal == index.counts()["chunks"]
+    assert _count(index) == index.counts()["chunks"]
     assert_exact(index, embedder)
 
 
@@ -91,7 +108,7 @@ def test_a_file_this_index_did_not_write_is_not_built_on(
     index.vectors.close()  # as a new process would start: nothing held in memory
     _add(index, embedder, tmp_path, 20, 25)
     assert len(builds) == 2  # rebuilt from SQLite, not added to the stranger's file
-    assert _held(index).ntotal == index.counts()["chunks"]
+    assert _count(index) == index.counts()["chunks"]
     assert_exact(index, embedder)
 
 
@@ -141,14 +158,19 @@ def test_doctor_finds_nothing_wrong_with_vectors_updated_in_place(
     _add(index, embedder, tmp_path, 0, 20)
     _add(index, embedder, tmp_path, 20, 30)
     remove_articles(index, lambda: embedder, ["story-4"])
-    # Exact vectors updated in place are byte for byte what a fresh build writes.
+    assert _segment(index).gone.size  # in the segment, not yet in the main file
+    assert check(index).problems == []
+    # Once merged, exact vectors are byte for byte what a fresh build writes.
+    _add(index, embedder, tmp_path, 30, 33)  # merged: 3 chunks gone and 9 added to 90
+    assert _segment(index).ids.size == 0 and _segment(index).gone.size == 0
     fresh = tmp_path / "fresh.faiss"
     faiss.write_index(faiss_file.build(index.feed), str(fresh))
     assert fresh.read_bytes() == (index.path / "vectors.faiss").read_bytes()
 
     monkeypatch.setattr(faiss_file, "EXACT_UP_TO", index.counts()["chunks"] - 1)
-    _add(index, embedder, tmp_path, 30, 35)  # trained here
-    _add(index, embedder, tmp_path, 35, 40)  # added to the inverted file
+    _add(index, embedder, tmp_path, 33, 35)  # trained here
+    _add(index, embedder, tmp_path, 35, 36)  # added to the inverted file's segment
+    assert _segment(index).ids.size
     remove_articles(index, lambda: embedder, ["story-31"])
     assert isinstance(_held(index), faiss.IndexIVF)
     assert check(index).problems == []
@@ -157,3 +179,67 @@ def test_doctor_finds_nothing_wrong_with_vectors_updated_in_place(
     stranger = faiss.IndexIDMap2(faiss.IndexFlatIP(index.dim))
     faiss.write_index(stranger, str(index.path / "vectors.faiss"))
     assert any("does not hold the store's vectors" in p for p in check(index).problems)
+
+
+def test_a_small_ingest_writes_the_segment_and_leaves_the_main_file(
+        index_path: Path, embedder: FakeEmbedder, tmp_path: Path, builds: list[int]) -> None:
+    with open_index(index_path, embedder) as index:
+        _add(index, embedder, tmp_path, 0, 60)
+        main = (index.path / "vectors.faiss").read_bytes()
+        _add(index, embedder, tmp_path, 60, 62)  # 6 chunks beside 180: the segment only
+        changed = dict(STORIES[10], text="The harbour council changed its mind entirely.")
+        ingest([write_jsonl(tmp_path / "changed.jsonl", [changed])], index, embedder)
+        remove_articles(index, lambda: embedder, ["story-5", "story-61"])
+        assert (index.path / "vectors.faiss").read_bytes() == main
+        segment = _segment(index)
+        assert segment.ids.size > 0 and segment.gone.size >= 3  # story-5, story-10 before
+        assert builds == [180]
+        assert _count(index) == index.counts()["chunks"]
+        assert_exact(index, embedder)
+    with open_index(index_path, embedder, write=False) as reader:  # a new process
+        assert reader.vectors_current()
+        assert_exact(reader, embedder)
+    with open_index(index_path, embedder) as index:
+        _add(index, embedder, tmp_path, 62, 80)  # past a tenth of the main file: merged
+        assert (index.path / "vectors.faiss").read_bytes() != main
+        assert _segment(index).ids.size == 0 and _segment(index).gone.size == 0
+        assert builds == [180]
+        assert _count(index) == index.counts()["chunks"]
+        assert_exact(index, embedder)
+
+
+def test_a_segment_this_index_did_not_write_is_reported_and_not_built_on(
+        index: Index, embedder: FakeEmbedder, tmp_path: Path, builds: list[int]) -> None:
+    from qa.store.doctor import check
+
+    _add(index, embedder, tmp_path, 0, 60)
+    _add(index, embedder, tmp_path, 60, 61)
+    stranger = Recent.empty(np.arange(5, dtype=np.int64), index.dim)
+    stranger.write(index.path / RECENT)
+    index.vectors.close()  # as a new process would start: nothing held in memory
+    assert any(RECENT in p and "SHA-256" in p for p in check(index).problems)
+    _add(index, embedder, tmp_path, 61, 62)
+    assert len(builds) == 2  # rebuilt from SQLite, not added to the stranger's segment
+    assert _count(index) == index.counts()["chunks"]
+    assert check(index).problems == []
+    assert_exact(index, embedder)
+
+    (index.path / RECENT).unlink()
+    index.vectors.close()
+    assert check(index, repair=True).problems == [f"{RECENT} is missing"]
+    assert check(index).problems == []
+    assert_exact(index, embedder)
+
+
+def test_an_index_written_before_segments_is_added_to_without_a_rebuild(
+        index: Index, embedder: FakeEmbedder, tmp_path: Path, builds: list[int]) -> None:
+    _add(index, embedder, tmp_path, 0, 60)
+    (index.path / RECENT).unlink()
+    index.vectors.manifest.record({faiss_file.RECENT_SHA256: None})  # as code before wrote it
+    index.vectors.close()
+    assert index.vectors_current()
+    assert_exact(index, embedder)
+    _add(index, embedder, tmp_path, 60, 62)
+    assert builds == [180]
+    assert (index.path / RECENT).is_file() and _segment(index).ids.size
+    assert_exact(index, embedder)

@@ -305,6 +305,8 @@ def _vectors_problem(index: Index, chunks: int, dim: int, checkable: bool) -> st
         return None if chunks == 0 else f"{VECTORS} is missing"
     if not checkable:
         return None
+    if isinstance(index.vectors, FaissFile) and (problem := index.vectors.recent_problem()):
+        return problem
     if not path.is_file():
         return f"{VECTORS} is unreadable (not a file)"
     # Compared byte for byte with what the store's vectors make, never parsed: a size field

@@ -18,7 +18,8 @@ PRECISIONS = ("fp32", "int8")  # what an index's vectors may be embedded at
 MANIFEST = "manifest.json"
 DATABASE = "store.sqlite"
 VECTORS = "vectors.faiss"
-WRITTEN_WHOLE = (VECTORS, MANIFEST)  # the files written with write_atomic
+RECENT = "vectors-recent.npz"  # what was added since vectors.faiss (qa/store/vectors/recent.py)
+WRITTEN_WHOLE = (VECTORS, RECENT, MANIFEST)  # the files written with write_atomic
 MAX_MANIFEST_BYTES = 1024 * 1024  # the manifest newsqa writes is under 1 KB
 MAX_INDEX_NAME_BYTES = 100  # file systems allow 255 bytes a name; a name is typed, and shown
 
@@ -61,8 +62,8 @@ def exists(path: Path) -> bool:
 
 def leftover_temporaries(folder: Path) -> list[Path]:
     """The temporary files of writes killed before they renamed them into place
-    (`.vectors.faiss.tmp-PID`, `.manifest.json.tmp-PID`), and no other file: a user's own
-    `.draft.tmp-2024` is not newsqa's to delete."""
+    (`.vectors.faiss.tmp-PID`, `.vectors-recent.npz.tmp-PID`, `.manifest.json.tmp-PID`), and
+    no other file: a user's own `.draft.tmp-2024` is not newsqa's to delete."""
     found = []
     for name in WRITTEN_WHOLE:
         prefix = f".{name}{TMP_MARK}"

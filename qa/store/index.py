@@ -27,6 +27,7 @@ from qa.store.feed import StoreFeed
 from qa.store.folder import (
     DATABASE,
     MANIFEST,
+    RECENT,
     VECTORS,
     EmbedderSpec,
     Manifest,
@@ -118,7 +119,7 @@ class Index:
             raise ValueError("discarding an index needs its write lock")
         self.vectors.close()
         self.conn.close()
-        for name in (MANIFEST, DATABASE, f"{DATABASE}-wal", f"{DATABASE}-shm", VECTORS):
+        for name in (MANIFEST, DATABASE, f"{DATABASE}-wal", f"{DATABASE}-shm", VECTORS, RECENT):
             (self.path / name).unlink(missing_ok=True)
         (self.path / LOCK).unlink(missing_ok=True)
         self._lock.close()

@@ -5,9 +5,11 @@ store generation it holds and its SHA-256; if they disagree with the store (a cr
 two, an edit), the vectors are rebuilt from SQLite when searched. Exact search up to
 EXACT_UP_TO chunks, an inverted file (IVF) beyond.
 
-An ingest costs what it adds, not what is stored: `sync` loads the file written for the
-generation it last recorded, removes the chunks that went since and adds those of the articles
-written since (the store's change feed), and writes the file again. The inverted file is trained
+An ingest costs what it adds, not what is stored: `sync` reads the recent segment written for
+the generation it last recorded (`vectors-recent.npz`, qa/store/vectors/recent.py), notes there
+the chunks that went since and adds those of the articles written since (the store's change
+feed), and writes the segment only; the main file is read and written again when the segment
+has grown to a tenth of it. The manifest names the digests of both. The inverted file is trained
 once, when the store crosses EXACT_UP_TO, and again only when it has grown RETRAIN_GROWTH times
 past the vectors it was trained on (or shrunk back to exact size); `full` rebuilds from SQLite.
 """
@@ -26,10 +28,11 @@ from typing import Any
 import numpy as np
 
 from qa.core.errors import NewsqaError
-from qa.core.files import write_atomic
+from qa.core.files import not_a_file, write_atomic
 from qa.core.records import Filters
-from qa.store.folder import VECTORS, Manifest
+from qa.store.folder import RECENT, VECTORS, Manifest
 from qa.store.vectors.base import ChangeFeed
+from qa.store.vectors.recent import Recent, main_ids
 
 FAISS = "faiss"  # the URI of this backend, as `--store` takes it
 # Up to this many chunks the vectors are searched exactly (a flat index: every vector is
@@ -43,6 +46,7 @@ NPROBE = 48
 # store has grown this many times past that, they are learnt again (issue 18: "say 2x").
 RETRAIN_GROWTH = 2.0
 TRAINED_ON = "vectors_trained_on"  # the manifest entry: chunks stored when the IVF was trained
+RECENT_SHA256 = "vectors_recent_sha256"  # the manifest entry: the digest of the segment
 
 
 def new_vector_index(dim: int, total: int, sample: Callable[[int], np.ndarray]) -> Any:
@@ -129,15 +133,18 @@ def _sigint_deferred() -> Iterator[None]:
 
 
 class FaissFile:
-    """`vectors.faiss` in the index folder, loaded on first search (see the module)."""
+    """`vectors.faiss` in the index folder and its recent segment (qa/store/vectors/recent.py),
+    loaded on first search (see the module)."""
 
     uri = FAISS
 
     def __init__(self, folder: Path, manifest: Manifest, *, writer: bool) -> None:
         self.file = folder / VECTORS
+        self.recent_file = folder / RECENT
         self.manifest = manifest
         self.writer = writer  # a reader may find that another process rewrote the file
-        self._vectors: Any = None
+        self._vectors: Any = None  # the main file's index, when loaded
+        self._recent: Recent | None = None  # the segment beside it
         self._generation = -1  # the store's generation when they were loaded
 
     def synced(self, feed: ChangeFeed) -> int | None:
@@ -150,15 +157,16 @@ class FaissFile:
     def sync(self, feed: ChangeFeed, *, full: bool = False) -> int:
         import faiss
 
-        vectors = None if full else self._updated(feed)
-        if vectors is None:
-            vectors = build(feed) if full else self.load(feed, trust_file=False)
+        update = None if full else self._updated(feed)
+        if update is None:
+            vectors: Any = build(feed)
+            recent = Recent.empty(main_ids(vectors), feed.dim)
             trained_on = feed.chunk_count() if isinstance(vectors, faiss.IndexIVF) else None
         else:
+            vectors, recent = update
             trained_on = self.manifest.get(TRAINED_ON)
-        self._vectors, self._generation = vectors, feed.generation()
-
-        digest: list[str] = []
+        entries: dict[str, Any] = {"generation": feed.generation(), "vector_store": None,
+                                   TRAINED_ON: trained_on}
 
         def write(tmp: Path) -> None:
             try:
@@ -168,20 +176,31 @@ class FaissFile:
                 raise OSError(errno.ENOSPC if full else errno.EIO, "No space left on device"
                               if full else f"FAISS could not write it: {str(exc)[-200:]}",
                               str(self.file)) from exc
-            digest.append(file_digest(tmp))
+            entries["vectors_sha256"] = file_digest(tmp)
+
+        def write_recent(tmp: Path) -> None:
+            recent.write(tmp)
+            entries[RECENT_SHA256] = file_digest(tmp)
 
         # Written straight to disk: serialising in memory first would hold two more copies.
+        # The manifest, written last, names the digests of both files: a stop between the
+        # writes leaves one that disagrees, and the vectors are rebuilt from the store.
         with _sigint_deferred():
-            write_atomic(self.file, write)
-            self.manifest.record({"generation": feed.generation(),
-                                  "vectors_sha256": digest[0], "vector_store": None,
-                                  TRAINED_ON: trained_on})
-        return int(vectors.ntotal)
+            if vectors is not None:
+                write_atomic(self.file, write)
+            write_atomic(self.recent_file, write_recent)
+            self.manifest.record(entries)
+        if vectors is not None:
+            self._vectors = vectors
+        self._recent, self._generation = recent, feed.generation()
+        return recent.count
 
-    def _updated(self, feed: ChangeFeed) -> Any:
-        """The vectors of the file this index wrote last, brought up to the store by the
-        changes since; None when that cannot be done (no such file, changes not noted that far
-        back, a count that disagrees) or should not (the inverted file is due to be trained)."""
+    def _updated(self, feed: ChangeFeed) -> tuple[Any, Recent] | None:
+        """The changes since the generation last written, applied: (None, the segment) when
+        only the segment is to be written, or (the main file's vectors, an empty segment) when
+        it was due to be merged into them. None when that cannot be done (no such files,
+        changes not noted that far back, a count that disagrees) or should not (the inverted
+        file is due to be trained)."""
         import faiss
 
         held = self.synced(feed)
@@ -191,24 +210,46 @@ class FaissFile:
         total = feed.chunk_count()
         if not _fits(self.manifest.get(TRAINED_ON), total):
             return None
-        vectors = self._held(feed, held)
-        if vectors is None or isinstance(vectors, faiss.IndexIVF) != (total > EXACT_UP_TO):
+        recent = self._held_recent(feed, held)
+        if recent is None:
             return None
         changed, removed = changes
         fresh = [row for rows in feed.chunk_rows(changed) for row in rows]
-        gone = np.array(sorted({*removed, *(row.rowid for row in fresh)}), dtype=np.int64)
-        if gone.size:
-            vectors.remove_ids(faiss.IDSelectorBatch(gone))
-        if fresh:
-            vectors.add_with_ids(np.stack([row.vector for row in fresh]).astype(np.float32),
-                                 np.array([row.rowid for row in fresh], dtype=np.int64))
-        if vectors.ntotal != total:
-            self._vectors = None  # changed in place: no longer those of any generation
+        recent = recent.updated(
+            np.array([row.rowid for row in fresh], dtype=np.int64),
+            np.stack([row.vector for row in fresh]) if fresh else np.zeros((0, feed.dim)),
+            np.array(removed, dtype=np.int64))
+        if recent.count != total:
             return None
-        return vectors
+        if not recent.due():
+            return None, recent
+        vectors = self._held_main(feed, held)
+        if vectors is None or isinstance(vectors, faiss.IndexIVF) != (total > EXACT_UP_TO):
+            return None
+        self._vectors = None  # changed in place: no longer those of any generation
+        vectors = recent.merged_into(vectors)
+        if vectors.ntotal != total:
+            return None
+        return vectors, Recent.empty(main_ids(vectors), feed.dim)
 
-    def _held(self, feed: ChangeFeed, generation: int) -> Any:
-        """The vectors of `generation`: in memory if loaded for it, else from the file."""
+    def _held_recent(self, feed: ChangeFeed, generation: int) -> Recent | None:
+        """The segment of `generation`: in memory if loaded for it, else from its file (an
+        index written before segments has none: an empty one, from the main file's ids)."""
+        if self._recent is not None and self._generation == generation:
+            return self._recent
+        if self.manifest.get(RECENT_SHA256) is None:
+            vectors = self._held_main(feed, generation)
+            return None if vectors is None else Recent.empty(main_ids(vectors), feed.dim)
+        return self._own_recent(feed)
+
+    def _own_recent(self, feed: ChangeFeed) -> Recent | None:
+        """The segment's file, read, if its digest is the one recorded; else None."""
+        if self.manifest.get(RECENT_SHA256) != file_digest(self.recent_file):
+            return None
+        return Recent.read(self.recent_file, feed.dim)
+
+    def _held_main(self, feed: ChangeFeed, generation: int) -> Any:
+        """The main file's vectors of `generation`: in memory if loaded for it, else read."""
         if self._vectors is not None and self._generation == generation:
             return self._vectors
         return self._own_file(feed)
@@ -229,74 +270,125 @@ class FaissFile:
         _tune(vectors)
         return vectors
 
-    def load(self, feed: ChangeFeed, trust_file: bool = True) -> Any:
-        """The vectors of the store's generation: from the file if it is the one this index
-        wrote for it, else rebuilt from SQLite."""
+    def _own(self, feed: ChangeFeed) -> tuple[Any, Recent] | None:
+        """The main file and its segment as this index wrote them last, if they hold one
+        vector for each stored chunk; else None."""
+        vectors = self._own_file(feed)
+        if vectors is None:
+            return None
+        if self.manifest.get(RECENT_SHA256) is None:  # written before segments
+            recent: Recent | None = Recent.empty(main_ids(vectors), feed.dim)
+        else:
+            recent = self._own_recent(feed)
+        if recent is None or len(recent.main) != vectors.ntotal or \
+                recent.count != feed.chunk_count():
+            return None
+        return vectors, recent
 
+    def load(self, feed: ChangeFeed, trust_file: bool = True) -> Any:
+        """The main vectors of the store's generation (the segment beside them in
+        `self._recent`): from the files if they are the ones this index wrote for it, else
+        rebuilt from SQLite."""
         generation = feed.generation()
-        if self._vectors is not None and self._generation == generation:
+        if self._vectors is not None and self._recent is not None and \
+                self._generation == generation:
             return self._vectors
         if self._vectors is not None and not self.writer:
             # Another process wrote since these were loaded (a long-lived reader: eval, the
             # REPL): its manifest says which generation its vectors file holds.
             with contextlib.suppress(NewsqaError):
                 self.manifest.reread()
-        expected = feed.chunk_count()
-        self._vectors, self._generation = None, generation
+        self._vectors = self._recent = None
+        self._generation = generation
+        held = None
         if trust_file and self.file.is_file() and self.manifest.get("generation") == generation:
-            index = self._own_file(feed)
-            if index is not None and index.ntotal == expected:
-                self._vectors = index
-                return index
-        self._vectors = build(feed)
+            held = self._own(feed)
+        if held is None:
+            vectors = build(feed)
+            held = vectors, Recent.empty(main_ids(vectors), feed.dim)
+        self._vectors, self._recent = held
         return self._vectors
 
+    def held_count(self, feed: ChangeFeed) -> int:
+        """How many vectors are searched for the store's generation."""
+        self.load(feed)
+        assert self._recent is not None
+        return self._recent.count
+
     def written_for(self, feed: ChangeFeed) -> bool:
-        """Whether the file is the one this index wrote last (the digest recorded) and holds
-        one vector for each stored chunk. Vectors updated in place (an inverted file trained on
-        fewer) are not byte for byte what a fresh build makes: doctor asks this of them. The
-        file is parsed only once its digest has shown it is this index's own."""
+        """Whether the files are the ones this index wrote last (the digests recorded) and
+        hold one vector for each stored chunk, the store's own. Vectors updated in place (an
+        inverted file trained on fewer, a segment beside it) are not byte for byte what a
+        fresh build makes: doctor asks this of them. The files are parsed only once their
+        digests have shown they are this index's own."""
         if not self.manifest.get("vectors_sha256"):
             return False
-        vectors = self._own_file(feed)
-        if vectors is None or vectors.ntotal != feed.chunk_count():
+        held = self._own(feed)
+        if held is None:
             return False
-        ids, held = _contents(vectors)
+        ids, vectors = held[1].contents(*_contents(held[0]))
         order = np.argsort(ids)
         ids, at = ids[order], 0
         for stored_ids, stored in feed.vectors():  # in rowid order
             part = order[at:at + len(stored_ids)]
             if not (np.array_equal(ids[at:at + len(stored_ids)], stored_ids)
-                    and np.array_equal(held[part], stored)):
+                    and np.array_equal(vectors[part], stored)):
                 return False
             at += len(stored_ids)
         return at == len(ids)
+
+    def recent_problem(self) -> str | None:
+        """What is wrong with the segment's file, if anything (doctor reports it)."""
+        recorded = self.manifest.get(RECENT_SHA256)
+        if recorded is None:
+            return None
+        if not self.recent_file.exists():
+            return f"{RECENT} is missing"
+        if not_a_file(self.recent_file) is not None:
+            return f"{RECENT} {not_a_file(self.recent_file)}"
+        if file_digest(self.recent_file) != recorded:
+            return (f"{RECENT} is not the file this index wrote (its SHA-256 differs from the "
+                    "manifest's): it was altered or replaced; `--repair` rewrites it from the "
+                    "store")
+        return None
 
     def search(self, feed: ChangeFeed, query: np.ndarray, k: int, filters: Filters
                ) -> list[tuple[int, float]]:
         import faiss
 
         vectors = self.load(feed)
-        if vectors.ntotal == 0:
+        recent = self._recent
+        assert recent is not None
+        if recent.count == 0:
             return []
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
-        if not filters.active():
-            scores, ids = vectors.search(q, min(k, vectors.ntotal))
-        else:
-            allowed = np.array(feed.passing(filters), dtype=np.int64)
-            if allowed.size == 0:
-                return []
-            selector = faiss.IDSelectorBatch(allowed)  # kept alive for the search below
-            params: Any = faiss.SearchParametersIVF() if isinstance(vectors, faiss.IndexIVF) \
+        allowed = np.array(feed.passing(filters), dtype=np.int64) if filters.active() else None
+        if allowed is not None and allowed.size == 0:
+            return []
+        # The main file's vectors that went since it was written are not searched there.
+        main_allowed = allowed if allowed is None or not recent.gone.size \
+            else np.setdiff1d(allowed, recent.gone)
+        hits = recent.search(q, k, allowed)
+        params: Any = None
+        if main_allowed is not None or recent.gone.size:
+            # Both kept alive for the search below (FAISS holds bare pointers to them).
+            listed = faiss.IDSelectorBatch(recent.gone if main_allowed is None else main_allowed)
+            selector = faiss.IDSelectorNot(listed) if main_allowed is None else listed
+            params = faiss.SearchParametersIVF() if isinstance(vectors, faiss.IndexIVF) \
                 else faiss.SearchParameters()
             params.sel = selector
             if isinstance(vectors, faiss.IndexIVF):
                 params.nprobe = NPROBE
-            scores, ids = vectors.search(q, min(k, int(allowed.size)), params=params)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        searchable = vectors.ntotal - len(recent.gone) if main_allowed is None \
+            else int(main_allowed.size)
+        if vectors.ntotal and searchable > 0:
+            scores, ids = vectors.search(q, min(k, searchable), params=params)
+            hits += [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True)
+                     if i >= 0]
+        return sorted(hits, key=lambda hit: -hit[1])[:k]
 
     def describe(self) -> dict[str, Any]:
         return {"uri": FAISS, "file": str(self.file)}
 
     def close(self) -> None:
-        self._vectors = None
+        self._vectors = self._recent = None

@@ -81,6 +81,20 @@ def test_the_older_figure_is_answered_as_of_its_day(flood: Path, embedder: FakeE
     assert answer.notes == ("Latest report: Northgate Wire, 2024-05-01 [1].",)
 
 
+def test_a_later_report_with_another_figure_says_the_answer_may_be_out_of_date(
+        flood: Path, embedder: FakeEmbedder) -> None:
+    # Not a "latest" question, and the answer rests on the older report: the newer figure is
+    # named as later, not as a dispute between outlets.
+    generator = FakeGenerator({"displaced": "1,200 residents"})
+    with open_index(flood, embedder, write=False) as index:
+        answer = ask("How many residents has the Alder Bay flood displaced?", index=index,
+                     embedder=embedder, generator=generator)
+    assert answer.answer == "1,200 residents [1]."
+    assert answer.notes == ("A later report (Harbor Ledger, 2024-05-04) gives 3,400 residents "
+                            "[2]; the answer rests on an earlier one (Northgate Wire, "
+                            "2024-05-01) [1].",)
+
+
 def test_no_notes_without_a_latest_question_or_another_figure(flood: Path,
                                                              embedder: FakeEmbedder) -> None:
     generator = FakeGenerator({"ferry": "every 40 minutes", "rain": "three days"})

@@ -8,7 +8,8 @@
 * When another outlet's evidence sentence gives a different figure for the same thing (the
   same unit word after the number: "19 people" against "12 people") about the same question,
   a note says so and cites both: as an earlier report when it is older than the cited one
-  (news figures change), else as a disagreement.
+  (news figures change), as a later one when it is newer (the answer may be out of date), else
+  as a disagreement.
 
 Notes go beside the answer (`Answer.notes`, shown under it and in `--json`), so the answer
 itself stays the short claim that is scored; they say only what cited evidence says.
@@ -230,9 +231,13 @@ def disagreement(verified: Verified, question: str, evidence: Sequence[Evidence]
                              published=e.article.date, quote=e.text)
             theirs = _report(e.article.source, e.article.date)
             ours = _report(citation.source, citation.published)
-            if _day_number(e.article.date) < _day_number(citation.published):
+            theirs_day, ours_day = _day_number(e.article.date), _day_number(citation.published)
+            if theirs_day < ours_day:
                 note = (f"An earlier report ({theirs}) gave {other} [{key}]; the answer "
                         f"rests on {ours} [{citation.key}].")
+            elif theirs_day > ours_day >= 0:  # the answer's figure may have changed since
+                note = (f"A later report ({theirs}) gives {other} [{key}]; the answer rests "
+                        f"on an earlier one ({ours}) [{citation.key}].")
             else:
                 note = (f"Reports differ: {theirs} gives {other} [{key}]; {ours} gives "
                         f"{written} [{citation.key}].")

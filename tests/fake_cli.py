@@ -40,10 +40,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from qa.app import cli
-from qa.app.context import use_models
-from qa.store.index import Index
-from tests.fakes import FakeGenerator, FakeModels, SlowEmbedder
+from qa.core.interrupts import caused_by_interrupt
+
+try:
+    from qa.app import cli
+    from qa.app.context import use_models
+    from qa.store.index import Index
+    from tests.fakes import FakeGenerator, FakeModels, SlowEmbedder
+except Exception as exc:  # as qa/__main__.py: Ctrl-C while loading, wrapped by Python 3.11
+    if __name__ != "__main__" or not caused_by_interrupt(exc):
+        raise
+    raise SystemExit(130) from None
 
 DELAY = "NEWSQA_FAKE_EMBED_DELAY"
 COMMIT_LOG = "NEWSQA_FAKE_COMMIT_LOG"

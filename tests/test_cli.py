@@ -263,3 +263,39 @@ def test_an_index_keeps_the_precision_it_was_made_with(cli: Path,
     result = runner.invoke(app, ["ingest", "--sample", "--precision", "int4"])
     assert result.exit_code == 1 and "not int8 or fp32" in result.output
     assert manifest("exact")["embedder"]["precision"] == "fp32"
+
+
+def test_ctrl_c_while_the_command_loads_exits_130_without_a_traceback(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Python 3.11 wraps a KeyboardInterrupt raised while a class is made (a dataclass field's
+    `__set_name__`, during an import) in a RuntimeError: the entry point still reads it as
+    Ctrl-C, before anything was done."""
+    import builtins
+
+    import qa.__main__ as entry
+    from qa.core.interrupts import caused_by_interrupt
+
+    class Interrupted:
+        def __set_name__(self, owner: type, name: str) -> None:
+            raise KeyboardInterrupt
+
+    try:
+        type("Made", (), {"field": Interrupted()})
+    except BaseException as exc:  # a RuntimeError on 3.11, the KeyboardInterrupt itself later
+        wrapped = exc
+    assert caused_by_interrupt(wrapped)
+    assert not caused_by_interrupt(RuntimeError("a real failure"))
+
+    real_import = builtins.__import__
+
+    def interrupted_import(name: str, *args: object, **kwargs: object) -> object:
+        if name == "qa.app.cli":
+            raise wrapped
+        return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sys, "unraisablehook", sys.unraisablehook)
+    monkeypatch.setattr(builtins, "__import__", interrupted_import)
+    with pytest.raises(SystemExit) as stopped:
+        entry.main()
+    assert stopped.value.code == 130
+    assert "Traceback" not in capsys.readouterr().err

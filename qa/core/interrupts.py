@@ -33,6 +33,19 @@ def keep_lost() -> None:
     sys.unraisablehook = hook
 
 
+def caused_by_interrupt(exc: BaseException | None) -> bool:
+    """Whether `exc` is Ctrl-C's KeyboardInterrupt inside another error: Python 3.11 wraps one
+    raised in a class's `__set_name__` (as a dataclass is made, during an import) in a
+    RuntimeError."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def stop_if_interrupted() -> None:
     """A checkpoint: raise the Ctrl-C that `keep_lost` kept, if any (once)."""
     if _lost.is_set():

@@ -243,3 +243,20 @@ def test_an_index_written_before_segments_is_added_to_without_a_rebuild(
     assert builds == [180]
     assert (index.path / RECENT).is_file() and _segment(index).ids.size
     assert_exact(index, embedder)
+
+
+def test_a_fifo_in_place_of_the_segment_is_reported_and_never_waited_on(
+        index: Index, embedder: FakeEmbedder, tmp_path: Path, builds: list[int]) -> None:
+    import os
+
+    from qa.store.doctor import check
+
+    _add(index, embedder, tmp_path, 0, 60)
+    (index.path / RECENT).unlink()
+    os.mkfifo(index.path / RECENT)  # opened for reading, it would block until a writer came
+    index.vectors.close()
+    assert any(RECENT in p for p in check(index).problems)
+    assert_exact(index, embedder)  # searched from the store's vectors instead
+    (index.path / RECENT).unlink()
+    _add(index, embedder, tmp_path, 60, 62)
+    assert len(builds) == 2 and check(index).problems == []

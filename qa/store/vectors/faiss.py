@@ -107,7 +107,11 @@ def build(feed: ChangeFeed) -> Any:
 
 def file_digest(path: Path) -> str:
     """SHA-256 of a file, read in blocks: the vectors file is trusted only if it is the one
-    this index wrote (an older index, without a digest, is trusted on size alone)."""
+    this index wrote (an older index, without a digest, is trusted on size alone). "" for a
+    missing file, and for a FIFO or a device planted in its place (never opened: a FIFO would
+    wait for a writer forever)."""
+    if not_a_file(path) is not None:
+        return ""
     try:
         with open(path, "rb") as handle:
             return hashlib.file_digest(handle, "sha256").hexdigest()

@@ -47,7 +47,7 @@ try:
     from qa.app.context import use_models
     from qa.store.index import Index
     from tests.fakes import FakeGenerator, FakeModels, SlowEmbedder
-except Exception as exc:  # as qa/__main__.py: Ctrl-C while loading, wrapped by Python 3.11
+except BaseException as exc:  # as qa/__main__.py: Ctrl-C while loading (or wrapped by 3.11)
     if __name__ != "__main__" or not caused_by_interrupt(exc):
         raise
     raise SystemExit(130) from None

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from qa.core.records import Filters
 from qa.ingest.pipeline import ingest, remove_articles
 from qa.store.folder import RECENT
 from qa.store.index import Index
@@ -258,5 +259,48 @@ def test_a_fifo_in_place_of_the_segment_is_reported_and_never_waited_on(
     assert any(RECENT in p for p in check(index).problems)
     assert_exact(index, embedder)  # searched from the store's vectors instead
     (index.path / RECENT).unlink()
-    _add(index, embedder, tmp_path, 60, 62)
-    assert len(builds) == 2 and check(index).problems == []
+    _add(index, embedder, tmp_path, 60, 62)  # the vectors held were rebuilt, not the files:
+    assert len(builds) == 3 and check(index).problems == []  # written afresh
+
+
+def test_vectors_rebuilt_in_memory_are_never_taken_for_the_files(
+        index_path: Path, embedder: FakeEmbedder, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """After the files were not trusted (a sync that failed, a segment gone), the vectors a
+    search rebuilt from the store are not the main file: the next ingest neither adds a
+    segment on top of them (each chunk would be found twice) nor writes a segment for a main
+    file that is not on disk (a new reader would search removed chunks)."""
+    from qa.store.doctor import check
+
+    query = embedder.embed(["council"])[0]
+    with open_index(index_path, embedder) as index:
+        _add(index, embedder, tmp_path, 0, 60)
+        _add(index, embedder, tmp_path, 60, 61)
+        real = faiss_file.FaissFile.sync
+
+        def full_disk(self: Any, feed: Any, full: bool = False) -> int:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(faiss_file.FaissFile, "sync", full_disk)
+        with pytest.raises(OSError):
+            _add(index, embedder, tmp_path, 61, 62)
+        monkeypatch.setattr(faiss_file.FaissFile, "sync", real)
+        index.vectors.close()
+        index.search_dense(query, 5, Filters())  # the files lag the store: rebuilt in memory
+        _add(index, embedder, tmp_path, 62, 63)
+        hits = [i for i, _ in index.search_dense(query, 1000, Filters())]
+        assert len(hits) == len(set(hits)) == index.counts()["chunks"]
+        assert_exact(index, embedder)
+
+        changed = dict(STORIES[10], text="The harbour council changed its mind entirely.")
+        ingest([write_jsonl(tmp_path / "changed.jsonl", [changed])], index, embedder)
+        (index.path / RECENT).unlink()
+        index.vectors.close()
+        index.search_dense(query, 5, Filters())  # the segment is gone: rebuilt in memory
+        _add(index, embedder, tmp_path, 63, 64)
+    with open_index(index_path, embedder, write=False) as reader:
+        hits = [i for i, _ in reader.search_dense(query, 1000, Filters())]
+        assert sorted(hits) == sorted(reader.chunks_by_rowid(hits))
+        assert len(hits) == reader.counts()["chunks"]
+        assert_exact(reader, embedder)
+        assert check(reader).problems == []

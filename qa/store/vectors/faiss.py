@@ -150,6 +150,9 @@ class FaissFile:
         self._vectors: Any = None  # the main file's index, when loaded
         self._recent: Recent | None = None  # the segment beside it
         self._generation = -1  # the store's generation when they were loaded
+        # Whether those are the files as written (else rebuilt from the store, when the files
+        # were not trusted): only the files' own may be added to.
+        self._from_files = False
 
     def synced(self, feed: ChangeFeed) -> int | None:
         held = self.manifest.get("generation")
@@ -196,7 +199,9 @@ class FaissFile:
             self.manifest.record(entries)
         if vectors is not None:
             self._vectors = vectors
-        self._recent, self._generation = recent, feed.generation()
+        elif not self._from_files:  # a rebuild from the store, not the main file on disk
+            self._vectors = None
+        self._recent, self._generation, self._from_files = recent, feed.generation(), True
         return recent.count
 
     def _updated(self, feed: ChangeFeed) -> tuple[Any, Recent] | None:
@@ -228,7 +233,8 @@ class FaissFile:
         if not recent.due():
             return None, recent
         vectors = self._held_main(feed, held)
-        if vectors is None or isinstance(vectors, faiss.IndexIVF) != (total > EXACT_UP_TO):
+        if vectors is None or isinstance(vectors, faiss.IndexIVF) != (total > EXACT_UP_TO) \
+                or not np.array_equal(main_ids(vectors), recent.main):
             return None
         self._vectors = None  # changed in place: no longer those of any generation
         vectors = recent.merged_into(vectors)
@@ -239,7 +245,7 @@ class FaissFile:
     def _held_recent(self, feed: ChangeFeed, generation: int) -> Recent | None:
         """The segment of `generation`: in memory if loaded for it, else from its file (an
         index written before segments has none: an empty one, from the main file's ids)."""
-        if self._recent is not None and self._generation == generation:
+        if self._recent is not None and self._from_files and self._generation == generation:
             return self._recent
         if self.manifest.get(RECENT_SHA256) is None:
             vectors = self._held_main(feed, generation)
@@ -248,13 +254,19 @@ class FaissFile:
 
     def _own_recent(self, feed: ChangeFeed) -> Recent | None:
         """The segment's file, read, if its digest is the one recorded; else None."""
-        if self.manifest.get(RECENT_SHA256) != file_digest(self.recent_file):
+        if not_a_file(self.recent_file) is not None:
             return None
-        return Recent.read(self.recent_file, feed.dim)
+        try:  # read once, so that the bytes checked are the bytes parsed
+            data = self.recent_file.read_bytes()
+        except OSError:
+            return None
+        if self.manifest.get(RECENT_SHA256) != hashlib.sha256(data).hexdigest():
+            return None
+        return Recent.read(data, feed.dim)
 
     def _held_main(self, feed: ChangeFeed, generation: int) -> Any:
         """The main file's vectors of `generation`: in memory if loaded for it, else read."""
-        if self._vectors is not None and self._generation == generation:
+        if self._vectors is not None and self._from_files and self._generation == generation:
             return self._vectors
         return self._own_file(feed)
 
@@ -284,8 +296,8 @@ class FaissFile:
             recent: Recent | None = Recent.empty(main_ids(vectors), feed.dim)
         else:
             recent = self._own_recent(feed)
-        if recent is None or len(recent.main) != vectors.ntotal or \
-                recent.count != feed.chunk_count():
+        if recent is None or recent.count != feed.chunk_count() or \
+                not np.array_equal(recent.main, main_ids(vectors)):
             return None
         return vectors, recent
 
@@ -303,10 +315,11 @@ class FaissFile:
             with contextlib.suppress(NewsqaError):
                 self.manifest.reread()
         self._vectors = self._recent = None
-        self._generation = generation
+        self._generation, self._from_files = generation, False
         held = None
         if trust_file and self.file.is_file() and self.manifest.get("generation") == generation:
             held = self._own(feed)
+            self._from_files = held is not None
         if held is None:
             vectors = build(feed)
             held = vectors, Recent.empty(main_ids(vectors), feed.dim)
@@ -396,3 +409,4 @@ class FaissFile:
 
     def close(self) -> None:
         self._vectors = self._recent = None
+        self._from_files = False

@@ -9,6 +9,8 @@ the main file, the two are merged into a new main file. One NumPy archive, read 
 
 from __future__ import annotations
 
+import io
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,17 +113,19 @@ class Recent:
                      gone=self.gone)
 
     @classmethod
-    def read(cls, path: Path, dim: int) -> Recent | None:
-        """The segment in `path`, or None if it is not one newsqa wrote for dimension `dim`
-        (never unpickled: object arrays are refused)."""
-        if not_a_file(path) is not None or not path.is_file():
+    def read(cls, source: Path | bytes, dim: int) -> Recent | None:
+        """The segment in `source` (a file, or its bytes), or None if it is not one newsqa
+        wrote for dimension `dim` (never unpickled: object arrays are refused)."""
+        if isinstance(source, Path) and (not_a_file(source) is not None or
+                                         not source.is_file()):
             return None
         try:
-            with np.load(path, allow_pickle=False) as held:
+            with np.load(io.BytesIO(source) if isinstance(source, bytes) else source,
+                         allow_pickle=False) as held:
                 if sorted(held.files) != sorted(_ARRAYS):
                     return None
                 arrays = {name: held[name] for name in _ARRAYS}
-        except (OSError, ValueError, EOFError):
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile):
             return None
         main, ids, vectors, gone = (arrays[name] for name in _ARRAYS)
         if any(a.dtype != np.int64 or a.ndim != 1 for a in (main, ids, gone)) or \

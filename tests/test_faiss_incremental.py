@@ -304,3 +304,26 @@ def test_vectors_rebuilt_in_memory_are_never_taken_for_the_files(
         assert len(hits) == reader.counts()["chunks"]
         assert_exact(reader, embedder)
         assert check(reader).problems == []
+
+
+def test_a_long_lived_reader_reads_the_main_file_again_only_when_it_changed(
+        index_path: Path, embedder: FakeEmbedder, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import faiss
+
+    reads: list[str] = []
+    real_read = faiss.read_index
+    monkeypatch.setattr(faiss, "read_index", lambda path: reads.append(path) or real_read(path))
+    with open_index(index_path, embedder) as index:
+        _add(index, embedder, tmp_path, 0, 60)
+    with open_index(index_path, embedder, write=False) as reader:  # the REPL, a server
+        assert_exact(reader, embedder)
+        assert len(reads) == 1
+        with open_index(index_path, embedder) as index:
+            _add(index, embedder, tmp_path, 60, 63)  # the segment only
+        assert_exact(reader, embedder)  # the new chunks are found ...
+        assert len(reads) == 1  # ... and neither the ingest nor the reader read the main file
+        with open_index(index_path, embedder) as index:
+            _add(index, embedder, tmp_path, 63, 80)  # merged: a new main file
+        assert_exact(reader, embedder)
+        assert len(reads) == 3  # the merge read it once, and the reader reads the new one

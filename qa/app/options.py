@@ -14,7 +14,7 @@ from rich.markup import escape
 from typer.core import TyperCommand, TyperGroup
 
 from qa.core.errors import NewsqaError, from_environment
-from qa.core.interrupts import stop_if_interrupted
+from qa.core.interrupts import caused_by_interrupt, stop_if_interrupted
 from qa.core.terminal import SafeConsole
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ def user_errors(ctx: typer.Context) -> Iterator[None]:
         errors.print("[yellow]interrupted[/]")
         raise typer.Exit(130) from None
     except Exception as exc:
-        if (known := from_environment(exc)) is not None and not _caused_by_interrupt(exc):
+        if (known := from_environment(exc)) is not None and not caused_by_interrupt(exc):
             if debug:
                 raise
             errors.print(f"[red]error:[/] {escape(known.message)}", highlight=False,
@@ -112,22 +112,11 @@ def user_errors(ctx: typer.Context) -> Iterator[None]:
             errors.print(f"[dim]hint: {escape(known.hint or '')}[/]", highlight=False,
                          soft_wrap=True)
             raise typer.Exit(1) from None
-        if not _caused_by_interrupt(exc):
+        if not caused_by_interrupt(exc):
             raise
         # Ctrl-C inside a lazy import surfaces as the ImportError it caused.
         errors.print("[yellow]interrupted[/]")
         raise typer.Exit(130) from None
-
-
-def _caused_by_interrupt(exc: BaseException) -> bool:
-    seen: set[int] = set()
-    cause: BaseException | None = exc
-    while cause is not None and id(cause) not in seen:
-        if isinstance(cause, KeyboardInterrupt):
-            return True
-        seen.add(id(cause))
-        cause = cause.__cause__ or cause.__context__
-    return False
 
 
 def context(*, index: str = "default", index_dir: Path = Path("indexes"),

@@ -369,8 +369,8 @@ class FaissFile:
             return None
         if not self.recent_file.exists():
             return f"{RECENT} is missing"
-        if not_a_file(self.recent_file) is not None:
-            return f"{RECENT} {not_a_file(self.recent_file)}"
+        if (unreadable := not_a_file(self.recent_file)) is not None:
+            return f"{RECENT} {unreadable}"
         if file_digest(self.recent_file) != recorded:
             return (f"{RECENT} is not the file this index wrote (its SHA-256 differs from the "
                     "manifest's): it was altered or replaced; `--repair` rewrites it from the "
